@@ -1,0 +1,75 @@
+"""Tools are data: a name, a description, typed arguments (a pydantic model) and a function.
+
+Imports only the sandbox interface of ours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict
+
+from loopwright.sandboxes.base import Sandbox
+
+
+class ToolArgs(BaseModel):
+    """Base for a tool's arguments; unknown arguments are an error the model can fix."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class ToolOutput:
+    text: str
+    is_error: bool = False
+    ends_run: bool = False
+    """Set by `submit`: the model says it is done."""
+    changed_files: tuple[str, ...] = ()
+    """Workspace-relative paths this call wrote."""
+    data: dict[str, Any] = field(default_factory=dict)
+    """Structured extras for the trajectory and the summary (e.g. a test report)."""
+
+
+@dataclass
+class ToolContext:
+    """What a tool may touch: the workspace on the host and the sandbox that runs commands."""
+
+    root: Path
+    sandbox: Sandbox
+    test_command: str
+    command_timeout_s: float = 120.0
+    test_timeout_s: float = 600.0
+    max_output_chars: int = 12_000
+
+
+class ToolFailure(Exception):
+    """Raised by a tool for an error the model should see and can fix (bad path, no match...)."""
+
+
+@runtime_checkable
+class Tool(Protocol):
+    name: ClassVar[str]
+    description: ClassVar[str]
+    Args: ClassVar[type[ToolArgs]]
+
+    def run(self, args: Any, ctx: ToolContext) -> ToolOutput: ...
+
+
+def schema_of(tool: Tool) -> dict[str, Any]:
+    """The JSON schema of a tool's arguments, flattened for model APIs."""
+    schema = tool.Args.model_json_schema()
+    schema.pop("title", None)
+    for prop in schema.get("properties", {}).values():
+        prop.pop("title", None)
+    schema.setdefault("properties", {})
+    return schema
+
+
+def clip(text: str, limit: int) -> str:
+    """Keep a long tool result readable for the model: head and tail, with a note of what was cut."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n[... {len(text) - 2 * half} characters cut ...]\n{text[-half:]}"
