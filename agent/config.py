@@ -1,0 +1,58 @@
+"""Typed settings of a run. Sources are merged in one place: defaults < config file < environment < CLI flags."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Limits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_steps: int = Field(30, ge=1)
+    """Model turns before the run stops with `max_steps`."""
+    max_tokens: int = Field(400_000, ge=1)
+    """Prompt plus completion tokens over the whole run before it stops with `max_tokens`."""
+    max_seconds: float = Field(1800.0, gt=0)
+    """Wall-clock seconds before the run stops with `time_limit`."""
+    max_consecutive_errors: int = Field(4, ge=1)
+    """Malformed calls, unknown tools or bad arguments in a row before the run stops with `repeated_failure`."""
+
+
+class SandboxSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["docker", "local"] = "docker"
+    """`docker` isolates commands in a container; `local` runs them directly on this machine."""
+    image: str = "loopwright-sandbox:latest"
+    """Image the Docker sandbox starts from."""
+    network: bool = False
+    """Whether commands in the sandbox may reach the network."""
+    memory: str = "2g"
+    """Memory limit of the container."""
+    pids: int = 512
+    """Process limit of the container."""
+    cpus: float = 2.0
+    """CPU limit of the container."""
+    install_dependencies: bool = True
+    """Install the project's test dependencies into the container (cached by lockfile hash)."""
+
+
+class RunConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = None
+    """Model spec such as `openai:gpt-5`, `anthropic:claude-sonnet-4-5` or `local:NAME@URL`; None picks a default."""
+    test_command: str | None = None
+    """Command that runs the project's tests in the sandbox; None detects one."""
+    command_timeout_s: float = 120.0
+    """Default timeout of one `run_shell` command."""
+    test_timeout_s: float = 900.0
+    """Timeout of one test run."""
+    max_output_chars: int = 12_000
+    """Longest tool result shown to the model; longer ones keep head and tail."""
+    final_test_run: bool = True
+    """Re-run the tests at the end when files changed after the last test run, so the summary is true."""
+    limits: Limits = Field(default_factory=Limits)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)

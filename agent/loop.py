@@ -1,0 +1,247 @@
+"""The core loop: ask the model, validate its tool calls, execute them, feed back what happened.
+
+    run -> step -> ask the model -> validate -> execute -> observe -> (repeat | end)
+
+Every way out is a `RunEnded` exception with a named reason. The loop never touches the terminal:
+what the user sees and whether they approve a call come in through `Hooks`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from loopwright.ending import Interrupted, LimitsExceeded, ModelFailed, RepeatedFailure, RunEnded, SandboxFailed, Submitted
+from loopwright.hooks import Hooks
+from loopwright.config import Limits
+from loopwright.messages import Message, ToolCall, ToolSpec, Usage
+from loopwright.model import Model, ModelError
+from loopwright.prompting import render
+from loopwright.sandboxes.base import SandboxError
+from loopwright.tools.base import Tool, ToolContext, ToolFailure, ToolOutput, schema_of
+from loopwright.tools.run_tests import run_test_command
+from loopwright.tools.testreport import TestReport
+from loopwright.trajectory import StepRecord, ToolEvent, Trajectory, elapsed
+
+
+@dataclass
+class RunResult:
+    reason: str
+    detail: str
+    steps: int
+    usage: Usage
+    duration_s: float
+    changed_files: list[str] = field(default_factory=list)
+    tests_passed: bool | None = None
+    """True/False from the last test run of the final state; None when tests never ran."""
+    test_summary: str = ""
+    submitted_summary: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "reason": self.reason,
+            "detail": self.detail,
+            "steps": self.steps,
+            "usage": self.usage.model_dump(),
+            "duration_s": round(self.duration_s, 3),
+            "changed_files": self.changed_files,
+            "tests_passed": self.tests_passed,
+            "test_summary": self.test_summary,
+            "submitted_summary": self.submitted_summary,
+        }
+
+
+class Agent:
+    def __init__(
+        self,
+        model: Model,
+        tools: Sequence[Tool],
+        ctx: ToolContext,
+        limits: Limits,
+        trajectory: Trajectory,
+        hooks: Hooks | None = None,
+        final_test_run: bool = True,
+    ) -> None:
+        self.model = model
+        self.tools = {tool.name: tool for tool in tools}
+        self.specs = [ToolSpec(name=t.name, description=t.description, parameters=schema_of(t)) for t in tools]
+        self.ctx = ctx
+        self.limits = limits
+        self.trajectory = trajectory
+        self.hooks = hooks or Hooks()
+        self.final_test_run = final_test_run
+        self.messages: list[Message] = []
+        self.usage = Usage()
+        self.steps = 0
+        self.consecutive_errors = 0
+        self.changed: dict[str, None] = {}
+        self.last_report: TestReport | None = None
+        self.changed_since_tests = False
+        self.last_test_line = ""
+        self.submitted_summary = ""
+        self._started = 0.0
+
+    # -- the run ---------------------------------------------------------------------------------
+
+    def run(self, system_prompt: str, task: str) -> RunResult:
+        self.messages = [Message.system(system_prompt), Message.user(render("task.j2", task=task))]
+        return self.resume()
+
+    def resume(self) -> RunResult:
+        """Go on from `self.messages` until the run ends."""
+        self._started = time.monotonic()
+        try:
+            while True:
+                self.step()
+        except RunEnded as ended:
+            outcome = ended
+        except KeyboardInterrupt:
+            outcome = Interrupted("stopped by the user")
+        return self._finish(outcome)
+
+    def step(self) -> None:
+        self._check_limits()
+        self.steps += 1
+        started = time.time()
+        clock = time.monotonic()
+        try:
+            response = self.model.complete(self.messages, self.specs)
+        except ModelError as exc:
+            raise ModelFailed(str(exc)) from None
+        record = StepRecord(step=self.steps, started_at=started, model_duration_s=elapsed(clock), usage=response.usage)
+        self.usage += response.usage
+        self.messages.append(response.message)
+        record.assistant_text = response.message.content
+        self.hooks.on_assistant(response.message)
+
+        if response.format_error or not response.message.tool_calls:
+            self._complain_no_call(response.format_error, record)
+        else:
+            for call in response.message.tool_calls:
+                record.tools.append(self._execute(call))
+        self._warn_when_budget_low()
+        self.trajectory.record_messages(self.messages)
+        self.trajectory.add_step(record)
+        if self.submitted_summary or any(e.tool == "submit" and not e.is_error for e in record.tools):
+            raise Submitted(self.submitted_summary)
+        if self.consecutive_errors >= self.limits.max_consecutive_errors:
+            raise RepeatedFailure(f"{self.consecutive_errors} invalid actions in a row")
+
+    # -- one tool call ---------------------------------------------------------------------------
+
+    def _execute(self, call: ToolCall) -> ToolEvent:
+        clock = time.monotonic()
+        try:
+            output = self._run_tool(call)
+        except ToolFailure as failure:
+            output = ToolOutput(text=render("tool_error.j2", tool=call.name, error=str(failure), hint=""), is_error=True)
+        self.consecutive_errors = self.consecutive_errors + 1 if output.is_error and output.data.get("invalid") else 0
+        for path in output.changed_files:
+            self.changed[path] = None
+        if output.changed_files or call.name == "run_shell":
+            self.changed_since_tests = True
+        if output.ends_run:
+            self.submitted_summary = output.data.get("summary", "") or "done"
+        self.messages.append(Message.tool(call, output.text))
+        self.hooks.on_tool_end(call, output)
+        return ToolEvent(
+            call_id=call.id,
+            tool=call.name,
+            arguments=call.arguments,
+            output=output.text,
+            is_error=output.is_error,
+            duration_s=elapsed(clock),
+            data=output.data,
+        )
+
+    def _run_tool(self, call: ToolCall) -> ToolOutput:
+        tool = self.tools.get(call.name)
+        if tool is None:
+            return self._invalid(call, f"unknown tool {call.name!r}", f"Available tools: {', '.join(self.tools)}.")
+        try:
+            raw = json.loads(call.arguments or "{}")
+        except json.JSONDecodeError as exc:
+            return self._invalid(call, f"arguments are not valid JSON ({exc.msg} at position {exc.pos})", "Send the arguments as one JSON object.")
+        if not isinstance(raw, dict):
+            return self._invalid(call, "arguments must be a JSON object", "")
+        try:
+            args = tool.Args.model_validate(raw)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors())
+            return self._invalid(call, f"bad arguments: {problems}", "Check the tool's parameters and call it again.")
+        decision = self.hooks.approve(call, args)
+        if decision is not None:
+            return ToolOutput(text=decision, is_error=True)
+        self.hooks.on_tool_start(call, args)
+        try:
+            output = tool.run(args, self.ctx)
+        except SandboxError as exc:
+            raise SandboxFailed(str(exc)) from None
+        except (OSError, UnicodeError) as exc:
+            raise ToolFailure(f"{type(exc).__name__}: {exc}") from None
+        if call.name == "run_tests":
+            self._note_test_run(output)
+        return output
+
+    def _invalid(self, call: ToolCall, error: str, hint: str) -> ToolOutput:
+        return ToolOutput(text=render("tool_error.j2", tool=call.name, error=error, hint=hint), is_error=True, data={"invalid": True})
+
+    def _note_test_run(self, output: ToolOutput) -> None:
+        self.changed_since_tests = False
+        self.last_report = TestReport(
+            exit_code=output.data.get("exit_code", -1),
+            passed=bool(output.data.get("passed")),
+            counts=output.data.get("counts", {}),
+        )
+        self.last_test_line = output.text.splitlines()[0] if output.text else ""
+
+    def _complain_no_call(self, format_error: str | None, record: StepRecord) -> None:
+        self.consecutive_errors += 1
+        text = render("no_tool_call.j2", detail=format_error or "", tools=list(self.tools))
+        self.messages.append(Message.user(text))
+        record.note = "no tool call" + (f": {format_error}" if format_error else "")
+
+    # -- budgets and the end ---------------------------------------------------------------------
+
+    def _check_limits(self) -> None:
+        if self.steps >= self.limits.max_steps:
+            raise LimitsExceeded("max_steps", f"reached {self.limits.max_steps} steps")
+        if self.usage.total_tokens >= self.limits.max_tokens:
+            raise LimitsExceeded("max_tokens", f"used {self.usage.total_tokens} of {self.limits.max_tokens} tokens")
+        if time.monotonic() - self._started >= self.limits.max_seconds:
+            raise LimitsExceeded("time_limit", f"ran past {self.limits.max_seconds:g}s")
+
+    def _warn_when_budget_low(self) -> None:
+        left = self.limits.max_steps - self.steps
+        last = self.messages[-1]
+        if left in (1, 3) and last.role in ("tool", "user"):
+            note = render("budget_warning.j2", left=left)
+            self.messages[-1] = last.model_copy(update={"content": f"{last.content}\n\n{note}"})
+
+    def _finish(self, outcome: RunEnded) -> RunResult:
+        tests_passed = self.last_report.passed if self.last_report else None
+        test_summary = self.last_test_line
+        interrupted = isinstance(outcome, Interrupted)
+        if self.final_test_run and not interrupted and (self.changed_since_tests or (self.changed and self.last_report is None)):
+            try:
+                report = run_test_command(self.ctx)
+                tests_passed, test_summary = report.passed, report.render().splitlines()[0]
+            except (SandboxError, KeyboardInterrupt) as exc:
+                test_summary = f"final test run failed: {exc}"
+                tests_passed = None
+        return RunResult(
+            reason=outcome.reason,
+            detail=outcome.detail,
+            steps=self.steps,
+            usage=self.usage,
+            duration_s=time.monotonic() - self._started,
+            changed_files=list(self.changed),
+            tests_passed=tests_passed,
+            test_summary=test_summary,
+            submitted_summary=self.submitted_summary,
+        )

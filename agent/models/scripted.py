@@ -1,0 +1,49 @@
+"""A model that replays a fixed list of turns: the test double that drives the real loop."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from loopwright.messages import Message, ModelResponse, ToolCall, ToolSpec, Usage
+from loopwright.model import ModelError
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One scripted assistant turn: some text and the tool calls it makes (name, arguments)."""
+
+    text: str = ""
+    calls: tuple[tuple[str, dict[str, Any] | str], ...] = ()
+
+
+def call(name: str, /, **arguments: Any) -> Turn:
+    return Turn(calls=((name, arguments),))
+
+
+@dataclass
+class ScriptedModel:
+    turns: Sequence[Turn]
+    name: str = "scripted"
+    seen: list[list[Message]] = field(default_factory=list)
+    """Every conversation the model was asked to continue, for tests to inspect."""
+
+    def complete(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> ModelResponse:
+        self.seen.append(list(messages))
+        index = len(self.seen) - 1
+        if index >= len(self.turns):
+            raise ModelError(f"scripted model has no turn {index + 1} (script has {len(self.turns)})")
+        turn = self.turns[index]
+        calls = tuple(
+            ToolCall(id=f"call_{index}_{n}", name=name, arguments=args if isinstance(args, str) else json.dumps(args))
+            for n, (name, args) in enumerate(turn.calls)
+        )
+        prompt = sum(len(m.content) for m in messages) // 4
+        completion = (len(turn.text) + sum(len(c.arguments) for c in calls)) // 4 + 1
+        return ModelResponse(
+            message=Message(role="assistant", content=turn.text, tool_calls=calls),
+            usage=Usage(input_tokens=prompt, output_tokens=completion),
+            model=self.name,
+        )

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from loopwright.tools.base import ToolArgs, ToolContext, ToolFailure, ToolOutput
+from loopwright.tools.workspace import resolve
+
+MAX_LINES = 400
+
+
+class ReadFileArgs(ToolArgs):
+    path: str = Field(description="File path relative to the repository root.")
+    start_line: int = Field(1, ge=1, description="First line to show (1-based).")
+    end_line: int | None = Field(None, ge=1, description="Last line to show, inclusive; default: up to 400 lines from start_line.")
+
+
+class ReadFile:
+    name: ClassVar[str] = "read_file"
+    description: ClassVar[str] = "Show a file's lines with line numbers. Use start_line/end_line to page through long files."
+    Args: ClassVar[type[ToolArgs]] = ReadFileArgs
+
+    def run(self, args: ReadFileArgs, ctx: ToolContext) -> ToolOutput:
+        path = resolve(ctx.root, args.path)
+        if path.is_dir():
+            raise ToolFailure(f"{args.path} is a directory; use list_files")
+        if not path.is_file():
+            raise ToolFailure(f"{args.path}: no such file")
+        raw = path.read_bytes()
+        if b"\x00" in raw[:8192]:
+            raise ToolFailure(f"{args.path}: binary file ({len(raw)} bytes)")
+        lines = raw.decode("utf-8", errors="replace").splitlines()
+        if not lines:
+            return ToolOutput(text=f"{args.path} is empty.")
+        if args.start_line > len(lines):
+            raise ToolFailure(f"{args.path} has {len(lines)} lines; start_line {args.start_line} is past the end")
+        end = min(args.end_line or args.start_line + MAX_LINES - 1, len(lines), args.start_line + MAX_LINES - 1)
+        if end < args.start_line:
+            raise ToolFailure("end_line is before start_line")
+        width = len(str(end))
+        body = "\n".join(f"{n:>{width}}\t{lines[n - 1]}" for n in range(args.start_line, end + 1))
+        more = f"\n[lines {args.start_line}-{end} of {len(lines)}; read on with start_line={end + 1}]" if end < len(lines) else ""
+        return ToolOutput(text=f"{args.path}\n{body}{more}")
