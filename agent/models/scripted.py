@@ -47,3 +47,15 @@ class ScriptedModel:
             usage=Usage(input_tokens=prompt, output_tokens=completion),
             model=self.name,
         )
+
+
+def load_script(path: str) -> ScriptedModel:
+    """Read a script file: a JSON list of turns, each {"text": ..., "calls": [[name, {arguments}], ...]}."""
+    from pathlib import Path
+
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        turns = [Turn(text=t.get("text", ""), calls=tuple((c[0], c[1]) for c in t.get("calls", []))) for t in raw]
+    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise ModelError(f"cannot read model script {path}: {exc}") from None
+    return ScriptedModel(turns=turns, name=f"scripted:{Path(path).name}")

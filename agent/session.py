@@ -1,0 +1,112 @@
+"""One task, start to end: choose the sandbox, build the prompt, run the loop, record the trajectory."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+from loopwright import gitstate
+from loopwright.config import RunConfig, SandboxSettings
+from loopwright.hooks import Hooks
+from loopwright.loop import Agent, RunResult
+from loopwright.model import Model
+from loopwright.prompting import render
+from loopwright.sandboxes.base import Sandbox
+from loopwright.testdetect import detect
+from loopwright.tools.base import Tool, ToolContext
+from loopwright.tools.registry import default_tools
+from loopwright.trajectory import Trajectory
+
+INSTRUCTION_FILES = ("AGENTS.md",)
+
+
+@dataclass
+class TaskOutcome:
+    result: RunResult
+    trajectory: Path | None
+    test_command: str
+    save_point: str | None
+    """Commit recording the work tree as it was before the run (restore with `git checkout SHA -- .`)."""
+
+
+def open_sandbox(settings: SandboxSettings, root: Path) -> AbstractContextManager[Sandbox]:
+    if settings.kind == "local":
+        from loopwright.sandboxes.local import LocalSandbox
+
+        return LocalSandbox(root)
+    from loopwright.sandboxes.docker import DockerSandbox
+
+    return DockerSandbox(
+        root,
+        image=settings.image,
+        network=settings.network,
+        memory=settings.memory,
+        pids_limit=settings.pids,
+        cpus=settings.cpus,
+        install_dependencies=settings.install_dependencies,
+    )
+
+
+def project_instructions(root: Path) -> tuple[str, str]:
+    for name in INSTRUCTION_FILES:
+        path = root / name
+        if path.is_file():
+            return path.read_text(encoding="utf-8", errors="replace").strip(), name
+    return "", ""
+
+
+def system_prompt(sandbox: Sandbox, test_command: str, network: bool, instructions: tuple[str, str], repo_map: str = "") -> str:
+    return render(
+        "system.j2",
+        workdir=sandbox.workdir,
+        network=network,
+        test_command=test_command,
+        instructions=instructions[0],
+        instructions_source=instructions[1],
+        repo_map=repo_map,
+    )
+
+
+def run_task(
+    task: str,
+    root: Path,
+    config: RunConfig,
+    model: Model,
+    *,
+    hooks: Hooks | None = None,
+    sandbox: Sandbox | None = None,
+    tools: Sequence[Tool] | None = None,
+    repo_map: str = "",
+    save_trajectory: bool = True,
+) -> TaskOutcome:
+    root = root.resolve()
+    test_command = config.test_command or detect(root)
+    before = gitstate.take(root)
+    gitstate.ignore_run_files(root)
+    trajectory = Trajectory.start(root, task, model.name, config.model_dump(mode="json"), save=save_trajectory)
+    save_point = gitstate.save_point(root, f"runs/{trajectory.data.run_id}")
+    box_context = nullcontext(sandbox) if sandbox is not None else open_sandbox(config.sandbox, root)
+    with box_context as box:
+        ctx = ToolContext(
+            root=root,
+            sandbox=box,
+            test_command=test_command,
+            command_timeout_s=config.command_timeout_s,
+            test_timeout_s=config.test_timeout_s,
+            max_output_chars=config.max_output_chars,
+        )
+        agent = Agent(model, tools or default_tools(), ctx, config.limits, trajectory, hooks, config.final_test_run)
+        prompt = system_prompt(box, test_command, config.sandbox.network, project_instructions(root), repo_map)
+        result = agent.run(prompt, task)
+    if before is not None:
+        result.changed_files = _merge_changes(result.changed_files, gitstate.changed_since(before), before.root, root)
+    trajectory.finish(result.as_dict())
+    return TaskOutcome(result=result, trajectory=trajectory.path, test_command=test_command, save_point=save_point)
+
+
+def _merge_changes(from_tools: list[str], from_git: list[str], top: Path, root: Path) -> list[str]:
+    prefix = root.relative_to(top.resolve()).as_posix() if root != top.resolve() else ""
+    git_paths = [p[len(prefix) + 1 :] if prefix and p.startswith(prefix + "/") else p for p in from_git]
+    return sorted(set(from_tools) | set(git_paths))

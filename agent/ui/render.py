@@ -1,0 +1,120 @@
+"""Rendering of runs, summaries and trajectories on a terminal (rich)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.syntax import Syntax
+
+from loopwright.hooks import Hooks
+from loopwright.messages import Message, ToolCall
+from loopwright.tools.base import ToolOutput
+
+FOLD_LINES = 12
+
+
+def describe_call(name: str, arguments: dict[str, Any]) -> str:
+    """A one-line description of a tool call: what it reads, the command it runs, the file it edits."""
+    if name == "read_file":
+        span = f":{arguments.get('start_line', 1)}-{arguments['end_line']}" if arguments.get("end_line") else ""
+        return f"read {arguments.get('path', '?')}{span}"
+    if name == "run_shell":
+        return f"$ {arguments.get('command', '')}"
+    if name == "run_tests":
+        return "run tests" + (f" {arguments['selector']}" if arguments.get("selector") else "")
+    if name == "search":
+        return f"search /{arguments.get('pattern', '')}/ in {arguments.get('path', '.')}"
+    if name in ("edit_file", "write_file"):
+        return f"{name.split('_')[0]} {arguments.get('path', '?')}"
+    if name == "submit":
+        return "submit: " + str(arguments.get("summary", ""))
+    short = ", ".join(f"{k}={str(v)[:40]}" for k, v in arguments.items())
+    return f"{name}({short})"
+
+
+class RunPrinter:
+    """Shows a run as it happens: streamed model text, one line per tool call, diffs, folded output."""
+
+    def __init__(self, console: Console, quiet: bool = False) -> None:
+        self.console = console
+        self.quiet = quiet
+        self.streamed = False
+
+    def hooks(self) -> Hooks:
+        if self.quiet:
+            return Hooks()
+        return Hooks(on_assistant=self.on_assistant, on_tool_start=self.on_tool_start, on_tool_end=self.on_tool_end)
+
+    def stream_text(self, text: str) -> None:
+        self.streamed = True
+        self.console.print(escape(text), end="", style="italic", highlight=False)
+
+    def on_assistant(self, message: Message) -> None:
+        if self.streamed:
+            self.console.print()
+            self.streamed = False
+        elif message.content.strip():
+            self.console.print(escape(message.content.strip()), style="italic", highlight=False)
+
+    def on_tool_start(self, call: ToolCall, args: Any) -> None:
+        arguments = args.model_dump() if hasattr(args, "model_dump") else {}
+        self.console.print(f"[bold cyan]>[/] {escape(describe_call(call.name, arguments))}", highlight=False)
+
+    def on_tool_end(self, call: ToolCall, output: ToolOutput) -> None:
+        diff = output.data.get("diff")
+        if diff:
+            self.console.print(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
+            return
+        style = "red" if output.is_error else "dim"
+        self.console.print(escape(fold(output.text)), style=style, highlight=False)
+
+
+def fold(text: str, keep: int = FOLD_LINES) -> str:
+    lines = text.rstrip().splitlines()
+    if len(lines) <= keep:
+        return "\n".join(lines)
+    head = keep - 4
+    return "\n".join([*lines[:head], f"  ... {len(lines) - keep + 1} more lines ...", *lines[-3:]])
+
+
+def print_summary(console: Console, outcome: Any) -> None:
+    result = outcome.result
+    tests = {True: "[green]passed[/]", False: "[red]failing[/]", None: "[yellow]not run[/]"}[result.tests_passed]
+    usage = result.usage
+    cost = f", ${usage.cost_usd:.4f}" if usage.cost_usd is not None else ""
+    cached = f" ({usage.cached_tokens} cached)" if usage.cached_tokens else ""
+    console.rule("summary")
+    console.print(f"stop reason : {result.reason}" + (f" ({escape(result.detail)})" if result.detail else ""), highlight=False)
+    console.print(f"steps       : {result.steps} in {result.duration_s:.1f}s", highlight=False)
+    console.print(f"files       : {', '.join(result.changed_files) or 'none changed'}", highlight=False)
+    console.print(f"tests       : {tests}" + (f" - {escape(result.test_summary)}" if result.test_summary else ""), highlight=False)
+    console.print(f"tokens      : {usage.input_tokens} in{cached}, {usage.output_tokens} out{cost}", highlight=False)
+    if outcome.trajectory:
+        console.print(f"trajectory  : {outcome.trajectory}", highlight=False)
+
+
+def print_trajectory(console: Console, data: Any) -> None:
+    console.rule(f"run {data.run_id}")
+    console.print(f"task  : {escape(data.task)}", highlight=False)
+    console.print(f"model : {data.model}   repo: {data.repo}   started: {data.started_at}", highlight=False)
+    for step in data.steps:
+        console.rule(f"step {step.step}  ({step.model_duration_s:.1f}s model, {step.usage.input_tokens}+{step.usage.output_tokens} tokens)", style="dim")
+        if step.assistant_text.strip():
+            console.print(escape(step.assistant_text.strip()), style="italic", highlight=False)
+        if step.note:
+            console.print(f"[yellow]{escape(step.note)}[/]")
+        for event in step.tools:
+            try:
+                arguments = json.loads(event.arguments)
+            except ValueError:
+                arguments = {"raw": event.arguments}
+            described = describe_call(event.tool, arguments) if isinstance(arguments, dict) else event.tool
+            console.print(f"[bold cyan]>[/] {escape(described)}  [dim]{event.duration_s:.2f}s[/]", highlight=False)
+            console.print(escape(fold(event.output)), style="red" if event.is_error else "dim", highlight=False)
+    if data.summary:
+        console.rule("summary")
+        for key, value in data.summary.items():
+            console.print(f"{key:<18}: {escape(str(value))}", highlight=False)

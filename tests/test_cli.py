@@ -1,0 +1,62 @@
+"""The installed `loopwright` command: real processes, real repositories."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.repos import buggy_calc_repo
+from tests.scenarios import WRONG_THEN_RIGHT
+
+
+def loopwright(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "loopwright", *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def write_script(path, turns):
+    path.write_text(json.dumps([{"text": t.text, "calls": [list(c) for c in t.calls]} for t in turns]))
+    return path
+
+
+def test_run_prints_a_summary_and_replay_reads_the_trajectory(tmp_path):
+    repo = buggy_calc_repo(tmp_path / "repo")
+    script = write_script(tmp_path / "script.json", WRONG_THEN_RIGHT)
+    proc = loopwright("run", "make test_add pass", "--repo", str(repo), "--model", f"scripted:{script}", "--sandbox", "local")
+    assert proc.returncode == 0, proc.stderr
+    assert "stop reason : submitted" in proc.stdout
+    assert "files       : calc.py" in proc.stdout
+    assert "tests       : passed" in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
+    trajectory = next((repo / ".loopwright" / "runs").glob("*.json"))
+    replay = loopwright("replay", str(trajectory))
+    assert replay.returncode == 0
+    assert "step 3" in replay.stdout and "edit calc.py" in replay.stdout and "reason" in replay.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "x", "--repo", "/no/such/dir", "--model", "scripted:/dev/null"], "/no/such/dir: no such directory"),
+        (["run", "x", "--model", "scripted:/no/script.json", "--sandbox", "local"], "cannot read model script"),
+        (["run", "x", "--sandbox", "vm", "--model", "scripted:x"], "--sandbox must be docker or local"),
+        (["run", "x", "--max-steps", "0", "--sandbox", "local", "--model", "scripted:x"], "--max-steps must be positive"),
+        (["replay", "/no/such/file.json"], "not a loopwright trajectory"),
+    ],
+)
+def test_bad_input_is_one_line_and_nonzero(tmp_path, args, message):
+    proc = loopwright(*args, cwd=tmp_path)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+
+
+def test_failing_run_exits_nonzero(tmp_path):
+    repo = buggy_calc_repo(tmp_path / "repo")
+    script = write_script(tmp_path / "s.json", WRONG_THEN_RIGHT[:3] + WRONG_THEN_RIGHT[-1:])
+    proc = loopwright("run", "fix", "--repo", str(repo), "--model", f"scripted:{script}", "--sandbox", "local", "-q")
+    assert proc.returncode == 1
+    assert "tests       : failing" in proc.stdout
