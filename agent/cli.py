@@ -145,5 +145,5 @@ def main() -> None:
 
 def _fail(message: str, code: int) -> None:
     first = message.strip().splitlines()[0] if message.strip() else "failed"
-    err.print(f"loopwright: error: {first}", markup=False, highlight=False)
+    print(f"loopwright: error: {first}", file=sys.stderr)
     sys.exit(code)

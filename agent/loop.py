@@ -184,6 +184,8 @@ class Agent:
             raise SandboxFailed(str(exc)) from None
         except (OSError, UnicodeError) as exc:
             raise ToolFailure(f"{type(exc).__name__}: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - a broken tool must not end the session; the model and trajectory see it
+            raise ToolFailure(f"internal error in {call.name}: {type(exc).__name__}: {exc}") from None
         if call.name == "run_tests":
             self._note_test_run(output)
         return output

@@ -80,7 +80,7 @@ def test_invalid_calls_go_back_to_the_model(repo):
         Turn(text="thinking out loud without a call"),
         call("submit", summary="gave up"),
     ]
-    outcome, model = run(repo, turns)
+    outcome, model = run(repo, turns, max_consecutive_errors=5)
     assert outcome.result.reason == "submitted"
     seen = observations(model, 4)
     assert any("unknown tool 'no_such_tool'" in text for text in seen)

@@ -42,6 +42,8 @@ class ToolContext:
     command_timeout_s: float = 120.0
     test_timeout_s: float = 600.0
     max_output_chars: int = 12_000
+    env: dict[str, str] = field(default_factory=lambda: {"PYTHONDONTWRITEBYTECODE": "1"})
+    """Environment for every command; keeps byte-code caches out of the user's tree."""
 
 
 class ToolFailure(Exception):

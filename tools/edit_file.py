@@ -1,48 +1,70 @@
+"""Edits by old/new text and by line number, both placed and checked by the edit engine."""
+
 from __future__ import annotations
 
-import difflib
+from collections.abc import Sequence
 from typing import ClassVar
 
 from pydantic import Field
 
-from loopwright.tools.base import ToolArgs, ToolContext, ToolFailure, ToolOutput
-from loopwright.tools.workspace import relative, resolve
+from loopwright.tools.base import ToolArgs, ToolContext, ToolFailure, ToolOutput, clip
+from loopwright.tools.editing import AppliedEdit, EditRefused, apply_edits, insert_at, str_replace
 
 
 class EditFileArgs(ToolArgs):
     path: str = Field(description="File path relative to the repository root.")
-    old_string: str = Field(description="Exact text to replace; must occur exactly once in the file.")
-    new_string: str = Field(description="Replacement text.")
+    old_string: str = Field(description="The text to replace, copied from the file; it must occur once. Include a few unchanged lines around the change to make it unique.")
+    new_string: str = Field(description="The replacement text.")
 
 
 class EditFile:
     name: ClassVar[str] = "edit_file"
-    description: ClassVar[str] = "Replace one exact, unique occurrence of old_string in a file with new_string. Include enough context to make old_string unique."
+    description: ClassVar[str] = (
+        "Replace one unique occurrence of old_string in a file with new_string. Copy old_string from the file, "
+        "with enough surrounding lines to make it unique. The edit is refused, with the reason, if it does not "
+        "match exactly one place or would break the file's syntax."
+    )
     Args: ClassVar[type[ToolArgs]] = EditFileArgs
 
     def run(self, args: EditFileArgs, ctx: ToolContext) -> ToolOutput:
-        path = resolve(ctx.root, args.path)
-        if not path.is_file():
-            raise ToolFailure(f"{args.path}: no such file")
-        before = path.read_text(encoding="utf-8", newline="")
         if not args.old_string:
-            raise ToolFailure("old_string is empty; use write_file to create a file")
-        count = before.count(args.old_string)
-        if count == 0:
-            raise ToolFailure(f"{args.path}: old_string not found; read the file and copy the text exactly")
-        if count > 1:
-            lines = _lines_of(before, args.old_string)
-            raise ToolFailure(f"{args.path}: old_string occurs {count} times (at lines {', '.join(map(str, lines))}); add context to make it unique")
-        after = before.replace(args.old_string, args.new_string, 1)
-        path.write_text(after, encoding="utf-8", newline="")
-        rel = relative(ctx.root, path)
-        diff = "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), f"a/{rel}", f"b/{rel}"))
-        return ToolOutput(text=f"Edited {rel}.\n{diff}", changed_files=(rel,), data={"diff": diff})
+            raise ToolFailure("old_string is empty; use write_file to create a file, or insert_text to add lines")
+        if args.old_string == args.new_string:
+            raise ToolFailure("old_string and new_string are the same; nothing to change")
+        try:
+            return report(apply_edits(ctx.root, [str_replace(args.path, args.old_string, args.new_string)]), ctx)
+        except EditRefused as err:
+            raise ToolFailure(str(err).replace("the old text was not found", "old_string not found").replace("the old text", "old_string")) from None
 
 
-def _lines_of(text: str, needle: str) -> list[int]:
-    lines, start = [], 0
-    while (index := text.find(needle, start)) != -1:
-        lines.append(text.count("\n", 0, index) + 1)
-        start = index + 1
-    return lines
+class InsertTextArgs(ToolArgs):
+    path: str = Field(description="File path relative to the repository root.")
+    line: int = Field(ge=1, description="1-based line number the text goes before; one past the last line appends.")
+    text: str = Field(description="The lines to insert.")
+
+
+class InsertText:
+    name: ClassVar[str] = "insert_text"
+    description: ClassVar[str] = "Insert lines into a file before a given line number (read the file first to know the numbers)."
+    Args: ClassVar[type[ToolArgs]] = InsertTextArgs
+
+    def run(self, args: InsertTextArgs, ctx: ToolContext) -> ToolOutput:
+        if not args.text:
+            raise ToolFailure("text is empty; nothing to insert")
+        return report(apply_edits(ctx.root, [insert_at(args.path, args.line, args.text)]), ctx)
+
+
+def report(applied: Sequence[AppliedEdit], ctx: ToolContext) -> ToolOutput:
+    """The tool result for applied edits: what changed, how each hunk was placed, and the unified diff."""
+    diff = "".join(edit.diff for edit in applied)
+    lines = []
+    for edit in applied:
+        loose = sorted({s for s in edit.stages if s not in ("exact", "insert", "whole-file")})
+        note = f" (placed by {', '.join(loose)} matching; check the diff)" if loose else ""
+        lines.append(f"{'Created' if edit.created else 'Edited'} {edit.path}{note}.")
+    text = "\n".join(lines) + ("\n" + diff if diff else "\nNo change.")
+    return ToolOutput(
+        text=clip(text, ctx.max_output_chars),
+        changed_files=tuple(edit.path for edit in applied if edit.diff),
+        data={"diff": diff, "stages": {edit.path: list(edit.stages) for edit in applied}},
+    )

@@ -19,7 +19,7 @@ class RunShell:
 
     def run(self, args: RunShellArgs, ctx: ToolContext) -> ToolOutput:
         timeout = float(args.timeout or ctx.command_timeout_s)
-        result = ctx.sandbox.exec(args.command, timeout_s=timeout)
+        result = ctx.sandbox.exec(args.command, timeout_s=timeout, env=ctx.env)
         status = f"killed after {timeout:g}s timeout" if result.timed_out else f"exit code {result.exit_code}"
         text = clip(result.output.rstrip(), ctx.max_output_chars)
         return ToolOutput(

@@ -29,5 +29,5 @@ class RunTests:
 
 def run_test_command(ctx: ToolContext, selector: str | None = None) -> testreport.TestReport:
     command = ctx.test_command + (f" {selector}" if selector else "")
-    result = ctx.sandbox.exec(command, timeout_s=ctx.test_timeout_s)
+    result = ctx.sandbox.exec(command, timeout_s=ctx.test_timeout_s, env=ctx.env)
     return testreport.parse(result.output, result.exit_code, timed_out=result.timed_out)

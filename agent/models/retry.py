@@ -1,0 +1,100 @@
+"""Retries with jittered exponential backoff that honour the server's Retry-After."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import TypeVar
+
+from loopwright.model import ModelError
+
+T = TypeVar("T")
+
+TRANSIENT_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 6
+    """Tries in all, the first one included."""
+    base_delay: float = 1.0
+    """Seconds before the second try; doubled for each later one."""
+    max_delay: float = 60.0
+    """Cap on one computed wait."""
+    max_retry_after: float = 300.0
+    """Cap on a server-requested wait: a longer Retry-After ends the retries instead."""
+
+    def delay(self, retry: int, retry_after: float | None, rng: Callable[[], float] = random.random) -> float:
+        """Seconds to wait before retry number `retry` (1-based)."""
+        backoff = min(self.max_delay, self.base_delay * 2 ** (retry - 1))
+        # Full jitter in the upper half keeps many clients from retrying in lockstep without waiting too little.
+        jittered = backoff * (0.5 + rng() / 2)
+        if retry_after is None:
+            return jittered
+        return max(retry_after, 0.0) + jittered * 0.1
+
+
+class StatusError(ModelError):
+    """An HTTP error answer from a backend, with what the retry logic needs to know about it."""
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def transient(self) -> bool:
+        return self.status is None or self.status in TRANSIENT_STATUSES
+
+
+def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds from a Retry-After (or retry-after-ms) header: delta-seconds or an HTTP date."""
+    if not headers:
+        return None
+    lowered = {k.lower(): v for k, v in headers.items()}
+    if "retry-after-ms" in lowered:
+        try:
+            return float(lowered["retry-after-ms"]) / 1000
+        except ValueError:
+            pass
+    value = lowered.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
+    except (TypeError, ValueError):
+        return None
+
+
+def call_with_retries(
+    attempt: Callable[[], T],
+    policy: RetryPolicy,
+    *,
+    what: str,
+    sleep: Callable[[float], None] = time.sleep,
+    rng: Callable[[], float] = random.random,
+    on_retry: Callable[[int, float, StatusError], None] | None = None,
+) -> T:
+    """Run `attempt` until it succeeds, a permanent error comes, or the tries run out."""
+    for number in range(1, policy.attempts + 1):
+        try:
+            return attempt()
+        except StatusError as error:
+            if not error.transient:
+                raise
+            if error.retry_after is not None and error.retry_after > policy.max_retry_after:
+                raise ModelError(f"{what}: {error} (server asks to wait {error.retry_after:.0f}s; giving up)") from None
+            if number == policy.attempts:
+                raise ModelError(f"{what} failed after {policy.attempts} tries: {error}") from None
+            wait = policy.delay(number, error.retry_after, rng)
+            if on_retry is not None:
+                on_retry(number, wait, error)
+            sleep(wait)
+    raise AssertionError("unreachable: the loop returns or raises")

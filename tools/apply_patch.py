@@ -1,0 +1,63 @@
+"""Multi-file edits in one call: a unified diff, or search/replace blocks, applied all-or-nothing."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from loopwright.tools.base import Tool, ToolArgs, ToolContext, ToolOutput
+from loopwright.tools.edit_file import EditFile, InsertText, report
+from loopwright.tools.editing import FileEdit, apply_edits, search_replace_blocks, unified_diff
+
+EditFormat = Literal["str_replace", "search_replace", "udiff"]
+
+
+class ApplyPatchArgs(ToolArgs):
+    patch: str = Field(description="A unified diff: '--- a/path' and '+++ b/path' lines, then '@@' hunks with ' ', '-' and '+' lines.")
+
+
+class ApplyPatch:
+    name: ClassVar[str] = "apply_patch"
+    description: ClassVar[str] = (
+        "Apply a unified diff to one or more files. Each hunk's context and '-' lines must match the file; line "
+        "numbers in '@@' headers are only hints. All hunks apply or none does; a refused patch says why and where."
+    )
+    Args: ClassVar[type[ToolArgs]] = ApplyPatchArgs
+
+    def run(self, args: ApplyPatchArgs, ctx: ToolContext) -> ToolOutput:
+        return report(apply_edits(ctx.root, unified_diff(args.patch)), ctx)
+
+
+class ReplaceBlocksArgs(ToolArgs):
+    blocks: str = Field(
+        description=(
+            "One or more blocks, each: the file path on its own line, then '<<<<<<< SEARCH', the exact lines to "
+            "replace, '=======', the new lines, '>>>>>>> REPLACE'. An empty SEARCH part with a new path creates the file."
+        )
+    )
+
+
+class ReplaceBlocks:
+    name: ClassVar[str] = "replace_blocks"
+    description: ClassVar[str] = (
+        "Edit files with SEARCH/REPLACE blocks. Each SEARCH part must match one place in its file (copy the lines "
+        "from the file). All blocks apply or none does; a refused block says why and where."
+    )
+    Args: ClassVar[type[ToolArgs]] = ReplaceBlocksArgs
+
+    def run(self, args: ReplaceBlocksArgs, ctx: ToolContext) -> ToolOutput:
+        edits = search_replace_blocks(args.blocks)
+        creating = [e for e in edits if len(e.hunks) == 1 and not e.hunks[0].search.strip() and not (ctx.root / e.path).exists()]
+        if creating:
+            edits = [FileEdit(e.path, content=e.hunks[0].replace) if e in creating else e for e in edits]
+        return report(apply_edits(ctx.root, edits), ctx)
+
+
+def edit_tools(edit_format: EditFormat = "str_replace") -> list[Tool]:
+    """The edit tools a model gets for its configured edit format (write_file stays available for whole files)."""
+    if edit_format == "udiff":
+        return [ApplyPatch()]
+    if edit_format == "search_replace":
+        return [ReplaceBlocks()]
+    return [EditFile(), InsertText()]
