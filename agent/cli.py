@@ -61,9 +61,6 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
 ) -> None:
     """Run one task unattended to completion and print a summary."""
-    from loopwright.session import run_task
-    from loopwright.ui.render import RunPrinter, print_summary
-
     root = _repo(repo)
     if sandbox not in ("docker", "local"):
         raise UsageError(f"--sandbox must be docker or local, not {sandbox!r}")
@@ -77,13 +74,56 @@ def run(
             if value <= 0:
                 raise UsageError(f"--{name.replace('_', '-')} must be positive")
             setattr(config.limits, name, value)
+    _run_and_report(task, root, config, quiet)
+
+
+def _run_and_report(task: str, root: Path, config: RunConfig, quiet: bool) -> None:
+    from loopwright.session import run_task
+    from loopwright.ui.render import RunPrinter, print_summary
+
     printer = RunPrinter(out, quiet=quiet)
-    agent_model = build_model(model, on_text=None if quiet else printer.stream_text)
-    if sandbox == "local":
+    agent_model = build_model(config.model, on_text=None if quiet else printer.stream_text)
+    if config.sandbox.kind == "local":
         err.print("[yellow]warning:[/] --sandbox local runs the agent's commands on this machine without isolation")
     outcome = run_task(task, root, config, agent_model, hooks=printer.hooks())
     print_summary(out, outcome)
     raise typer.Exit(0 if outcome.result.tests_passed is not False and outcome.result.reason == "submitted" else 1)
+
+
+@app.command()
+def demo(
+    path: Annotated[Optional[Path], typer.Option(help="Where to create the demo repository (default: a new temporary folder).")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Model spec (default: an API model when a key is set, else the local model).")] = None,
+    sandbox: Annotated[str, typer.Option(help="docker (isolated) or local (no isolation).")] = "docker",
+    max_steps: Annotated[int, typer.Option(help="Stop after this many model turns.")] = 20,
+) -> None:
+    """Try loopwright on a bundled repository whose test fails; builds the sandbox image if it is missing."""
+    import tempfile
+
+    from loopwright.demo import DEMO_TASK, make_demo_repo
+
+    if sandbox not in ("docker", "local"):
+        raise UsageError(f"--sandbox must be docker or local, not {sandbox!r}")
+    target = path or Path(tempfile.mkdtemp(prefix="loopwright-demo-")) / "calc"
+    try:
+        root = make_demo_repo(target.resolve())
+    except FileExistsError as exc:
+        raise UsageError(str(exc)) from None
+    config = RunConfig(model=model)
+    config.sandbox.kind = sandbox  # type: ignore[assignment]
+    config.limits.max_steps = max_steps
+    if sandbox == "docker":
+        _ensure_image(config.sandbox.image)
+    out.print(f"demo repository: {root}\ntask: {DEMO_TASK}", highlight=False)
+    _run_and_report(DEMO_TASK, root, config, quiet=False)
+
+
+def _ensure_image(tag: str) -> None:
+    from loopwright.sandboxes.image import build_image, image_exists
+
+    if not image_exists(tag):
+        err.print(f"sandbox image {tag} is missing; building it (about a minute, once)")
+        build_image(tag, progress=lambda line: err.print(f"[dim]{line}[/]"))
 
 
 @app.command()

@@ -43,7 +43,7 @@ def open_sandbox(settings: SandboxSettings, root: Path) -> AbstractContextManage
         image=settings.image,
         network=settings.network,
         memory=settings.memory,
-        pids_limit=settings.pids,
+        pids=settings.pids,
         cpus=settings.cpus,
         install_dependencies=settings.install_dependencies,
     )
