@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,15 +31,17 @@ class TaskOutcome:
     """Commit recording the work tree as it was before the run (restore with `git checkout SHA -- .`)."""
 
 
-def open_sandbox(settings: SandboxSettings, root: Path) -> AbstractContextManager[Sandbox]:
+def open_sandbox(settings: SandboxSettings, root: Path, progress: Callable[[str], None] | None = None) -> AbstractContextManager[Sandbox]:
     if settings.kind == "local":
         from loopwright.sandboxes.local import LocalSandbox
 
         return LocalSandbox(root)
-    from loopwright.sandboxes.docker import DockerSandbox
+    from loopwright.sandboxes.docker import DockerSandbox, cleanup_stale
 
+    cleanup_stale()
     return DockerSandbox(
         root,
+        progress=progress,
         image=settings.image,
         network=settings.network,
         memory=settings.memory,
@@ -80,6 +82,7 @@ def run_task(
     tools: Sequence[Tool] | None = None,
     repo_map: str = "",
     save_trajectory: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> TaskOutcome:
     root = root.resolve()
     test_command = config.test_command or detect(root)
@@ -87,7 +90,7 @@ def run_task(
     gitstate.ignore_run_files(root)
     trajectory = Trajectory.start(root, task, model.name, config.model_dump(mode="json"), save=save_trajectory)
     save_point = gitstate.save_point(root, f"runs/{trajectory.data.run_id}")
-    box_context = nullcontext(sandbox) if sandbox is not None else open_sandbox(config.sandbox, root)
+    box_context = nullcontext(sandbox) if sandbox is not None else open_sandbox(config.sandbox, root, progress)
     with box_context as box:
         ctx = ToolContext(
             root=root,

@@ -1,0 +1,34 @@
+"""Fixtures shared across test modules."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from loopwright.sandboxes.base import SandboxError
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    """A client for the Docker engine; skips the test when no engine answers."""
+    from loopwright.sandboxes.docker import connect
+
+    try:
+        client = connect(timeout=30)
+    except SandboxError as error:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the Docker tests: {error}")
+        pytest.skip(str(error))
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def sandbox_image(docker_client) -> str:
+    """The default sandbox image, built once (offline, needs root) when the engine lacks it."""
+    from loopwright.sandboxes.image import DEFAULT_IMAGE, build_image, image_exists
+
+    if not image_exists(DEFAULT_IMAGE):
+        build_image(DEFAULT_IMAGE)
+    return DEFAULT_IMAGE
