@@ -20,8 +20,9 @@ LINGER_S = 1.0
 """How long output may stay open after the command itself exited."""
 
 # `timeout` makes itself a process-group leader with its own pid, which the shell prints
-# first (then `exec`s into timeout), so the group can still be killed from outside.
-_WRAPPER = f'echo "$$"; exec timeout -k {KILL_GRACE_S} "$0" sh -lc "$1"'
+# first (then `exec`s into timeout), so the group can still be killed from outside. stderr joins
+# stdout in the container so the two keep their order.
+_WRAPPER = f'echo "$$"; exec timeout -k {KILL_GRACE_S} "$0" sh -lc "$1" 2>&1'
 _TIMEOUT_EXITS = (124, 137)
 
 
