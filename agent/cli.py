@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -11,18 +12,26 @@ import typer
 from rich.console import Console
 
 from loopwright.config import RunConfig
+from loopwright.gitstate import GitStateError
 from loopwright.model import Model, ModelError
 from loopwright.sandboxes.base import SandboxError
+from loopwright.settings import SettingsError
+from loopwright.ui.chat import SessionError
 
 app = typer.Typer(
     name="loopwright",
-    help="A coding agent: a model reads, edits and tests your code in a sandbox until the tests pass.",
-    no_args_is_help=True,
+    help="A coding agent: a model reads, edits and tests your code in a sandbox until the tests pass. With no command, opens an interactive session.",
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 sandbox_app = typer.Typer(help="Manage the sandbox image.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
+init_app = typer.Typer(help="Set up editor integrations.", no_args_is_help=True)
+app.add_typer(init_app, name="init")
+
+from loopwright.github.cli import app as github_app  # noqa: E402 - registered right below the app it joins
+
+app.add_typer(github_app, name="github")
 
 out = Console()
 err = Console(stderr=True)
@@ -46,6 +55,61 @@ def build_model(spec: str | None, on_text=None) -> Model:
     return specs.build_model(chosen, on_text=on_text)
 
 
+@app.callback(invoke_without_command=True)
+def chat(
+    ctx: typer.Context,
+    repo: Annotated[Path, typer.Option(help="Repository to work in.")] = Path("."),
+    model: Annotated[Optional[str], typer.Option(help="Model spec, e.g. openai:gpt-5, anthropic:claude-sonnet-4-5, local:NAME@URL.")] = None,
+    mode: Annotated[Optional[str], typer.Option(help="Approval mode: suggest, auto-edit or full-auto.")] = None,
+    sandbox: Annotated[Optional[str], typer.Option(help="docker (isolated) or local (no isolation).")] = None,
+    image: Annotated[Optional[str], typer.Option(help="Sandbox image.")] = None,
+    network: Annotated[Optional[bool], typer.Option("--network/--no-network", help="Let sandboxed commands reach the network.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the last session of this repository from its trajectory.")] = False,
+) -> None:
+    """With no command: an interactive session in the repository (type /help inside)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from loopwright.ui.chat import start
+
+    root = _repo(repo)
+    settings = _settings(root, model=model, approval_mode=mode, sandbox=sandbox, image=image, network=network)
+    if settings.config.sandbox.kind == "local":
+        err.print("[yellow]warning:[/] sandbox local runs the agent's commands on this machine without isolation")
+    start(root, settings, build_model, out, resume=resume)
+
+
+@app.command("config")
+def show_config(
+    repo: Annotated[Path, typer.Option(help="Repository whose loopwright.toml to read.")] = Path("."),
+) -> None:
+    """Show the merged settings and where each value came from."""
+    from rich.table import Table
+
+    from loopwright.settings import load, user_config_path
+
+    root = _repo(repo)
+    settings = load(root)
+    table = Table("setting", "value", "from", box=None, header_style="bold")
+    for key, value, source in settings.rows():
+        table.add_row(key, value, source)
+    out.print(table)
+    out.print(f"[dim]files: {user_config_path()} (user), {root / 'loopwright.toml'} (repository); environment: LOOPWRIGHT_<SETTING>[/]", highlight=False)
+
+
+@init_app.command("vscode")
+def init_vscode(
+    repo: Annotated[Path, typer.Option(help="Workspace folder to add .vscode/tasks.json to.")] = Path("."),
+) -> None:
+    """Add loopwright tasks and a problem matcher to .vscode/tasks.json (existing tasks and comments are kept)."""
+    from loopwright.vscode import VscodeError, write_tasks
+
+    try:
+        path, changed = write_tasks(_repo(repo))
+    except VscodeError as exc:
+        raise UsageError(str(exc)) from None
+    out.print(f"{'updated' if changed else 'already up to date'}: {path}", highlight=False)
+
+
 @app.command()
 def run(
     task: Annotated[str, typer.Argument(help="What the agent should do, in plain words.")],
@@ -55,29 +119,30 @@ def run(
     max_tokens: Annotated[Optional[int], typer.Option(help="Stop after this many tokens in and out.")] = None,
     time_limit: Annotated[Optional[float], typer.Option(help="Stop after this many seconds.")] = None,
     test_cmd: Annotated[Optional[str], typer.Option(help="Command that runs the tests (default: detected).")] = None,
-    sandbox: Annotated[str, typer.Option(help="docker (isolated) or local (no isolation).")] = "docker",
+    sandbox: Annotated[Optional[str], typer.Option(help="docker (isolated) or local (no isolation).")] = None,
     image: Annotated[Optional[str], typer.Option(help="Sandbox image.")] = None,
-    network: Annotated[bool, typer.Option(help="Let sandboxed commands reach the network.")] = False,
+    network: Annotated[Optional[bool], typer.Option("--network/--no-network", help="Let sandboxed commands reach the network.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
+    file: Annotated[Optional[str], typer.Option(help="The file the task is about (e.g. the editor's current file).")] = None,
+    line: Annotated[Optional[int], typer.Option(help="The line of --file the task is about.")] = None,
+    selection: Annotated[Optional[str], typer.Option(help="Text selected in --file.")] = None,
+    diagnostics: Annotated[bool, typer.Option(help="End with one `path:line: severity: message` line per changed file and failing test.")] = False,
 ) -> None:
-    """Run one task unattended to completion and print a summary."""
+    """Run one task unattended to completion and print a summary. Settings not given come from `loopwright config`."""
     root = _repo(repo)
-    if sandbox not in ("docker", "local"):
-        raise UsageError(f"--sandbox must be docker or local, not {sandbox!r}")
-    config = RunConfig(test_command=test_cmd, model=model)
-    config.sandbox.kind = sandbox  # type: ignore[assignment]
-    config.sandbox.network = network
-    if image:
-        config.sandbox.image = image
-    for name, value in (("max_steps", max_steps), ("max_tokens", max_tokens), ("max_seconds", time_limit)):
-        if value is not None:
-            if value <= 0:
-                raise UsageError(f"--{name.replace('_', '-')} must be positive")
-            setattr(config.limits, name, value)
-    _run_and_report(task, root, config, quiet)
+    for flag, value in (("--max-steps", max_steps), ("--max-tokens", max_tokens), ("--time-limit", time_limit)):
+        if value is not None and value <= 0:
+            raise UsageError(f"{flag} must be positive")
+    limits = {"limits.max_steps": max_steps, "limits.max_tokens": max_tokens, "limits.max_seconds": time_limit}
+    config = _settings(root, model=model, test_command=test_cmd, sandbox=sandbox, image=image, network=network, **limits).config
+    if file:
+        from loopwright.diagnostics import with_editor_context
+
+        task = with_editor_context(task, root, file, line, selection)
+    _run_and_report(task, root, config, quiet, diagnostics)
 
 
-def _run_and_report(task: str, root: Path, config: RunConfig, quiet: bool) -> None:
+def _run_and_report(task: str, root: Path, config: RunConfig, quiet: bool, diagnostics: bool = False) -> None:
     from loopwright.session import run_task
     from loopwright.ui.render import RunPrinter, print_summary
 
@@ -85,8 +150,14 @@ def _run_and_report(task: str, root: Path, config: RunConfig, quiet: bool) -> No
     agent_model = build_model(config.model, on_text=None if quiet else printer.stream_text)
     if config.sandbox.kind == "local":
         err.print("[yellow]warning:[/] --sandbox local runs the agent's commands on this machine without isolation")
-    outcome = run_task(task, root, config, agent_model, hooks=printer.hooks())
+    outcome = run_task(task, root, config, agent_model, hooks=printer.hooks(), progress=lambda line: err.print(f"[dim]{line}[/]"))
     print_summary(out, outcome)
+    if diagnostics:
+        from loopwright.diagnostics import diagnostics_of
+
+        for text in diagnostics_of(root, outcome):
+            # Plain print: rich would wrap long lines and break the editor's problem matcher.
+            print(text, flush=True)
     raise typer.Exit(0 if outcome.result.tests_passed is not False and outcome.result.reason == "submitted" else 1)
 
 
@@ -122,7 +193,7 @@ def _ensure_image(tag: str) -> None:
     from loopwright.sandboxes.image import build_image, image_exists
 
     if not image_exists(tag):
-        err.print(f"sandbox image {tag} is missing; building it (about a minute, once)")
+        err.print(f"sandbox image {tag} is missing; building it (a few minutes, once)")
         build_image(tag, progress=lambda line: err.print(f"[dim]{line}[/]"))
 
 
@@ -148,7 +219,30 @@ def sandbox_build(
     from loopwright.sandboxes.image import build_image
 
     built = build_image(tag, mirror=mirror, progress=lambda line: err.print(f"[dim]{line}[/]"))
-    out.print(f"built {built}")
+    out.print(f"built {tag} ({built})", highlight=False)
+
+
+_FLAGS = {
+    "model": ("model", "--model"),
+    "approval_mode": ("approval_mode", "--mode"),
+    "test_command": ("test_command", "--test-cmd"),
+    "sandbox": ("sandbox.kind", "--sandbox"),
+    "image": ("sandbox.image", "--image"),
+    "network": ("sandbox.network", "--network"),
+    "limits.max_steps": ("limits.max_steps", "--max-steps"),
+    "limits.max_tokens": ("limits.max_tokens", "--max-tokens"),
+    "limits.max_seconds": ("limits.max_seconds", "--time-limit"),
+}
+
+
+def _settings(root: Path, **given: object):
+    """Settings merged from defaults, config files, LOOPWRIGHT_* variables and the options given (None = not given)."""
+    from loopwright.settings import load
+
+    if given.get("sandbox") not in (None, "docker", "local"):
+        raise UsageError(f"--sandbox must be docker or local, not {given['sandbox']!r}")
+    flags = {_FLAGS[name][0]: (value, _FLAGS[name][1]) for name, value in given.items() if value is not None}
+    return load(root, flags)
 
 
 def _repo(path: Path) -> Path:
@@ -161,10 +255,11 @@ def _repo(path: Path) -> Path:
 
 def main() -> None:
     """Entry point: every known failure is one line on stderr and a non-zero exit."""
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         code = app(standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
-    except (UsageError, ModelError, SandboxError) as exc:
+    except (UsageError, ModelError, SandboxError, SettingsError, GitStateError, SessionError) as exc:
         _fail(str(exc), 2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -181,6 +276,11 @@ def main() -> None:
         if os.environ.get("LOOPWRIGHT_DEBUG"):
             raise
         _fail(f"internal error: {type(exc).__name__}: {exc} (set LOOPWRIGHT_DEBUG=1 for a traceback)", 70)
+
+
+def _exit_on_sigterm(signum, frame) -> None:
+    # SystemExit unwinds the stack, so context managers remove containers and atexit handlers run.
+    raise SystemExit(128 + signum)
 
 
 def _fail(message: str, code: int) -> None:

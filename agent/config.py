@@ -56,3 +56,6 @@ class RunConfig(BaseModel):
     """Re-run the tests at the end when files changed after the last test run, so the summary is true."""
     limits: Limits = Field(default_factory=Limits)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    approval_mode: Literal["suggest", "auto-edit", "full-auto"] = "suggest"
+    """When the interactive session asks first: `suggest` before every edit and command, `auto-edit` before
+    commands only, `full-auto` never (commands still run in the sandbox)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,3 +110,303 @@ def save_point(root: Path, name: str) -> str | None:
     sha = repo.git.commit_tree(tree, *parents, "-m", f"loopwright: work tree before {name}", env=identity)
     repo.git.update_ref(f"refs/loopwright/{name}", sha)
     return sha
+
+
+# -- the interactive session's safety net ------------------------------------------------------------
+
+SESSION_REFS = "refs/loopwright/sessions"
+_SHADOW_IDENTITY = {
+    "GIT_AUTHOR_NAME": "loopwright",
+    "GIT_AUTHOR_EMAIL": "loopwright@localhost",
+    "GIT_COMMITTER_NAME": "loopwright",
+    "GIT_COMMITTER_EMAIL": "loopwright@localhost",
+}
+_OPERATIONS = (("rebase-merge", "rebase"), ("rebase-apply", "rebase"), ("MERGE_HEAD", "merge"), ("CHERRY_PICK_HEAD", "cherry-pick"), ("REVERT_HEAD", "revert"))
+
+
+class GitStateError(Exception):
+    """A safety-net action that cannot be done; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class UserState:
+    """The user's repository as the session found it."""
+
+    in_repo: bool
+    branch: str | None
+    """None when HEAD is detached or there is no repository."""
+    head: str | None
+    """None before the first commit or without a repository."""
+    dirty: tuple[str, ...]
+    """Paths with uncommitted changes (staged, unstaged or untracked) when the session started."""
+    operation: str | None
+    """`rebase`, `merge`, `cherry-pick` or `revert` when one is in progress."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One agent step that changed files: the shadow commits on either side of it."""
+
+    before: str
+    after: str
+    paths: tuple[str, ...]
+    label: str
+
+
+@dataclass(frozen=True)
+class Committed:
+    sha: str
+    branch: str | None
+    paths: tuple[str, ...]
+
+
+class SafetyNet:
+    """Every agent step that changes files becomes a commit on a shadow ref
+    (refs/loopwright/sessions/<id>), written through a private index: the user's branch,
+    index and files are never touched, except by /undo (only the files of the step undone)
+    and /commit (one commit on the user's branch, only the session's files).
+
+    Outside a git repository the shadow history lives in .loopwright/shadow.git instead.
+    """
+
+    def __init__(self, top: Path, git_dir: Path, env: dict[str, str], session_id: str, state: UserState) -> None:
+        self.top = top
+        self.git_dir = git_dir
+        self.ref = f"{SESSION_REFS}/{session_id}"
+        self.state = state
+        self.changes: list[Change] = []
+        self._env = env
+        self._index = git_dir / "loopwright" / f"index-{session_id}"
+        self._runner = git.Git(top)
+        self._last: tuple[str, str] | None = None
+        self.base = ""
+        """The shadow commit of the work tree as the session found it."""
+
+    def _begin(self, seed_index: Path | None = None) -> SafetyNet:
+        if seed_index is not None and seed_index.exists() and not self._index.exists():
+            # Starting from the user's index keeps git's stat cache, so snapshots do not rehash every file.
+            self._index.parent.mkdir(parents=True, exist_ok=True)
+            self._index.write_bytes(seed_index.read_bytes())
+        self.base = self._snapshot("session start", parent=self.state.head)
+        return self
+
+    @classmethod
+    def start(cls, root: Path, session_id: str) -> SafetyNet:
+        """Record the user's state before the agent changes anything."""
+        root = root.resolve()
+        try:
+            repo = git.Repo(root, search_parent_directories=True)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            repo = None
+        if repo is None or repo.bare:
+            return cls._outside_git(root, session_id)
+        top = Path(repo.working_tree_dir or root)
+        ignore_run_files(top)
+        git_dir = Path(repo.git_dir)
+        head = repo.head.commit.hexsha if repo.head.is_valid() else None
+        branch = None if repo.head.is_detached else repo.head.reference.name
+        operation = next((name for marker, name in _OPERATIONS if (git_dir / marker).exists()), None)
+        state = UserState(True, branch, head, tuple(_dirty_paths(repo)), operation)
+        return cls(top, git_dir, {}, session_id, state)._begin(git_dir / "index")
+
+    @classmethod
+    def _outside_git(cls, root: Path, session_id: str) -> SafetyNet:
+        shadow = root / ".loopwright" / "shadow.git"
+        if not (shadow / "HEAD").exists():
+            git.Repo.init(shadow, bare=True)
+        exclude = shadow / "info" / "exclude"
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        exclude.write_text(".loopwright/\n", encoding="utf-8")
+        env = {"GIT_DIR": str(shadow), "GIT_WORK_TREE": str(root)}
+        return cls(root, shadow, env, session_id, UserState(False, None, None, (), None))._begin()
+
+    # -- recording --------------------------------------------------------------------------------
+
+    def record_step(self, label: str) -> Change | None:
+        """Snapshot the work tree after an agent step; a step that changed files becomes an undoable Change."""
+        before = self._last_sha()
+        after = self._snapshot(label)
+        if after == before:
+            return None
+        change = Change(before=before, after=after, paths=tuple(self._changed_paths(before, after)), label=label)
+        self.changes.append(change)
+        return change
+
+    def note_user_changes(self, label: str = "user changes") -> None:
+        """Snapshot changes made by the person (or a /run command) so they are never mistaken for the agent's."""
+        self._snapshot(label)
+
+    def session_paths(self) -> list[str]:
+        return sorted({path for change in self.changes for path in change.paths})
+
+    # -- /undo, /diff, /commit --------------------------------------------------------------------
+
+    def undo(self) -> Change:
+        """Put the files of the last change back exactly as they were before it (files it created are deleted)."""
+        if not self.changes:
+            raise GitStateError("nothing to undo")
+        change = self.changes[-1]
+        now = self._snapshot(f"before undo of {change.label}")
+        edited_since = sorted(set(change.paths) & set(self._changed_paths(change.after, now)))
+        if edited_since:
+            raise GitStateError(
+                f"{', '.join(edited_since)} changed after that step; undo would overwrite it (every version is kept in {self.ref})"
+            )
+        existed = set(self._lines("ls-tree", "-r", "--name-only", "-z", change.before, "--", *change.paths, sep="\0"))
+        if existed:
+            self._git("checkout", change.before, "--", *sorted(existed), env=self._index_env())
+        for path in sorted(set(change.paths) - existed):
+            _remove_file(self.top, path)
+        self.changes.pop()
+        self._snapshot(f"undo {change.label}")
+        return change
+
+    def diff(self) -> str:
+        """The session's changes as one unified diff: each file from before the agent first touched it to now."""
+        now = self._snapshot("diff")
+        first_before: dict[str, str] = {}
+        for change in self.changes:
+            for path in change.paths:
+                first_before.setdefault(path, change.before)
+        parts = []
+        for before in dict.fromkeys(first_before.values()):
+            paths = sorted(p for p, b in first_before.items() if b == before)
+            parts.append(self._git("diff", "--no-color", "--no-renames", before, now, "--", *paths, strip=False))
+        return "".join(parts)
+
+    def commit(self, message: str) -> Committed:
+        """One commit on the user's branch holding only the session's files, as they are now."""
+        if not self.state.in_repo:
+            raise GitStateError("not a git repository: there is no branch to commit to (the files are changed in place)")
+        operation = next((name for marker, name in _OPERATIONS if (self.git_dir / marker).exists()), None)
+        if operation:
+            raise GitStateError(f"a {operation} is in progress; finish or abort it first, then /commit")
+        paths = self.session_paths()
+        if not paths:
+            raise GitStateError("the session has not changed any files")
+        now = self._snapshot("commit")
+        head = self._head()
+        entries = self._tree_entries(now, paths)
+        with _TempIndex(self.git_dir) as index:
+            self._git("read-tree", *([head] if head else ["--empty"]), env=index.env)
+            self._update_index(entries, paths, index.env)
+            tree = self._git("write-tree", env=index.env)
+        if head and tree == self._git("rev-parse", f"{head}^{{tree}}"):
+            raise GitStateError("the session's files already match the last commit; nothing to commit")
+        sha = self._git("commit-tree", tree, *(["-p", head] if head else []), "-m", message)
+        self._git("update-ref", "-m", "loopwright: commit", "HEAD", sha, *([head] if head else []))
+        # The user's index gets the committed versions of these paths only, so they do not show as staged reverts.
+        self._update_index(entries, paths, {})
+        self.changes.clear()
+        self.base = now
+        branch = self.branch()
+        return Committed(sha=sha, branch=branch, paths=tuple(paths))
+
+    def branch(self) -> str | None:
+        try:
+            return self._git("symbolic-ref", "--quiet", "--short", "HEAD")
+        except GitStateError:
+            return None
+
+    def close(self) -> None:
+        self._index.unlink(missing_ok=True)
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    def _snapshot(self, label: str, parent: str | None = None) -> str:
+        env = self._index_env()
+        self._index.parent.mkdir(parents=True, exist_ok=True)
+        if not self._index.exists() and self.state.head:
+            self._git("read-tree", self.state.head, env=env)
+        self._git("add", "--all", "--", ".", env=env)
+        tree = self._git("write-tree", env=env)
+        if self._last and self._last[1] == tree:
+            return self._last[0]
+        parents = ["-p", self._last[0]] if self._last else (["-p", parent] if parent else [])
+        sha = self._git("commit-tree", tree, *parents, "-m", f"loopwright: {label}", env=_SHADOW_IDENTITY)
+        self._git("update-ref", self.ref, sha)
+        self._last = (sha, tree)
+        return sha
+
+    def _last_sha(self) -> str:
+        return self._last[0] if self._last else self.base
+
+    def _head(self) -> str | None:
+        try:
+            return self._git("rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+        except GitStateError:
+            return None
+
+    def _changed_paths(self, a: str, b: str) -> list[str]:
+        return self._lines("diff", "--name-only", "--no-renames", "-z", a, b, sep="\0")
+
+    def _tree_entries(self, commit: str, paths: list[str]) -> dict[str, tuple[str, str]]:
+        entries = {}
+        for line in self._lines("ls-tree", "-r", "-z", commit, "--", *paths, sep="\0"):
+            meta, _, path = line.partition("\t")
+            mode, _kind, blob = meta.split()
+            entries[path] = (mode, blob)
+        return entries
+
+    def _update_index(self, entries: dict[str, tuple[str, str]], paths: list[str], env: dict[str, str]) -> None:
+        for path in paths:
+            if path in entries:
+                mode, blob = entries[path]
+                self._git("update-index", "--add", "--cacheinfo", f"{mode},{blob},{path}", env=env)
+            else:
+                self._git("update-index", "--force-remove", "--", path, env=env)
+
+    def _index_env(self) -> dict[str, str]:
+        return {"GIT_INDEX_FILE": str(self._index)}
+
+    def _lines(self, *args: str, sep: str) -> list[str]:
+        return [item for item in self._git(*args, strip=False).split(sep) if item.strip("\n")]
+
+    def _git(self, *args: str, env: dict[str, str] | None = None, strip: bool = True) -> str:
+        try:
+            out = self._runner.execute(["git", *args], env={**self._env, **(env or {})}, strip_newline_in_stdout=strip)
+        except git.GitCommandError as exc:
+            detail = (exc.stderr or "").strip().removeprefix("stderr:").strip().strip("'").strip()
+            raise GitStateError(f"git {args[0]} failed: {detail.splitlines()[0] if detail else exc.status}") from None
+        return str(out).strip() if strip else str(out)
+
+
+class _TempIndex:
+    def __init__(self, git_dir: Path) -> None:
+        self.path = git_dir / "loopwright" / f"commit-index-{os.getpid()}"
+
+    def __enter__(self) -> _TempIndex:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.env = {"GIT_INDEX_FILE": str(self.path)}
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _remove_file(top: Path, path: str) -> None:
+    target = top / path
+    target.unlink(missing_ok=True)
+    parent = target.parent
+    # Folders the step created for its files go with them; git records no empty folders to restore anyway.
+    while parent != top and parent.is_dir() and not any(parent.iterdir()):
+        parent.rmdir()
+        parent = parent.parent
+
+
+def file_at(root: Path, commit: str, path: str) -> str | None:
+    """A file's text in a commit (path relative to the work tree's top); None when it is not there."""
+    try:
+        repo = git.Repo(root, search_parent_directories=True)
+        return repo.git.show(f"{commit}:{path}", strip_newline_in_stdout=False)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError):
+        return None
+
+
+def top_of(root: Path) -> Path | None:
+    """The top of the work tree holding `root`; None outside git."""
+    try:
+        repo = git.Repo(root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+    return Path(repo.working_tree_dir) if repo.working_tree_dir else None

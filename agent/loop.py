@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -84,6 +84,9 @@ class Agent:
         self.changed_since_tests = False
         self.last_test_line = ""
         self.submitted_summary = ""
+        self.replies_end_turn = False
+        """In a conversation a plain answer (no tool call) goes to the person instead of being sent back as an error."""
+        self._turn_first_step = 0
         self._started = 0.0
 
     # -- the run ---------------------------------------------------------------------------------
@@ -104,6 +107,31 @@ class Agent:
             outcome = Interrupted("stopped by the user")
         return self._finish(outcome)
 
+    def add_user_message(self, text: str) -> None:
+        """Start a new turn of a conversation: the person's message, with fresh step and time budgets."""
+        self.messages.append(Message.user(text))
+        self.submitted_summary = ""
+        self.consecutive_errors = 0
+        self._turn_first_step = self.steps
+        self._started = time.monotonic()
+
+    def awaiting_person(self) -> bool:
+        """Whether the last turn ended with an answer for the person rather than a tool call."""
+        last = self.messages[-1] if self.messages else None
+        return last is not None and last.role == "assistant" and not last.tool_calls
+
+    def close_open_calls(self, note: str) -> None:
+        """After an interrupted step, answer every tool call left without a result, so the conversation stays valid."""
+        answered = {m.tool_call_id for m in self.messages if m.role == "tool"}
+        for message in reversed(self.messages):
+            if message.role == "assistant":
+                for call in message.tool_calls:
+                    if call.id not in answered:
+                        self.messages.append(Message.tool(call, note))
+                break
+        self.trajectory.record_messages(self.messages)
+        self.trajectory.save()
+
     def step(self) -> None:
         self._check_limits()
         self.steps += 1
@@ -119,7 +147,9 @@ class Agent:
         record.assistant_text = response.message.content
         self.hooks.on_assistant(response.message)
 
-        if response.format_error or not response.message.tool_calls:
+        if self.replies_end_turn and not response.format_error and not response.message.tool_calls:
+            record.note = "answer"
+        elif response.format_error or not response.message.tool_calls:
             self._complain_no_call(response.format_error, record)
         else:
             for call in response.message.tool_calls:
@@ -174,6 +204,7 @@ class Agent:
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors())
             return self._invalid(call, f"bad arguments: {problems}", "Check the tool's parameters and call it again.")
+        asked = args.model_dump()
         decision = self.hooks.approve(call, args)
         if decision is not None:
             return ToolOutput(text=decision, is_error=True)
@@ -188,6 +219,10 @@ class Agent:
             raise ToolFailure(f"internal error in {call.name}: {type(exc).__name__}: {exc}") from None
         if call.name == "run_tests":
             self._note_test_run(output)
+        if args.model_dump() != asked:
+            # The person changed the call while approving it; the model must know what really ran.
+            note = render("edited_call.j2", arguments=args.model_dump_json())
+            output = replace(output, text=f"{note}\n{output.text}")
         return output
 
     def _invalid(self, call: ToolCall, error: str, hint: str) -> ToolOutput:
@@ -211,7 +246,7 @@ class Agent:
     # -- budgets and the end ---------------------------------------------------------------------
 
     def _check_limits(self) -> None:
-        if self.steps >= self.limits.max_steps:
+        if self.steps - self._turn_first_step >= self.limits.max_steps:
             raise LimitsExceeded("max_steps", f"reached {self.limits.max_steps} steps")
         if self.usage.total_tokens >= self.limits.max_tokens:
             raise LimitsExceeded("max_tokens", f"used {self.usage.total_tokens} of {self.limits.max_tokens} tokens")
@@ -219,7 +254,7 @@ class Agent:
             raise LimitsExceeded("time_limit", f"ran past {self.limits.max_seconds:g}s")
 
     def _warn_when_budget_low(self) -> None:
-        left = self.limits.max_steps - self.steps
+        left = self.limits.max_steps - (self.steps - self._turn_first_step)
         last = self.messages[-1]
         if left in (1, 3) and last.role in ("tool", "user"):
             note = render("budget_warning.j2", left=left)

@@ -160,7 +160,7 @@ class DockerSandbox:
                 init=True,
                 name=f"loopwright-{self.session_id}-{uuid.uuid4().hex[:4]}",
                 labels={SESSION_LABEL: self.session_id, OWNER_LABEL: _owner_token()},
-                volumes={str(self.host_root): {"bind": WORKDIR, "mode": "rw"}} if mount else {},
+                volumes=self._volumes() if mount else {},
                 working_dir=WORKDIR,
                 environment=environment,
                 cap_drop=["ALL"],
@@ -169,6 +169,15 @@ class DockerSandbox:
             )
         except docker.errors.DockerException as error:
             raise SandboxError(f"could not start the sandbox container: {_one_line(error)}") from None
+
+    def _volumes(self) -> dict[str, dict[str, str]]:
+        volumes = {str(self.host_root): {"bind": WORKDIR, "mode": "rw"}}
+        git_dir = self.host_root / ".git"
+        if git_dir.is_dir():
+            # Host git reads this repository after the session (status, diffs, commits): a hook or a
+            # config entry planted from inside the sandbox (core.fsmonitor, filters) would run on the host.
+            volumes[str(git_dir)] = {"bind": f"{WORKDIR}/.git", "mode": "ro"}
+        return volumes
 
     def _dependency_image(self, spec: DependencySpec, base_image: str, timeout_s: float) -> str:
         base_id = self._client.images.get(base_image).id

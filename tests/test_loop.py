@@ -129,3 +129,9 @@ def test_model_running_out_is_a_named_stop(repo):
     outcome, _ = run(repo, [call("list_files")])
     assert outcome.result.reason == "model_error"
     assert "no turn 2" in outcome.result.detail
+
+
+def test_wall_clock_budget_ends_the_run(repo):
+    outcome, _ = run(repo, [call("run_shell", command="sleep 1.2")] * 5, max_seconds=1.0)
+    assert outcome.result.reason == "time_limit"
+    assert outcome.result.steps == 1

@@ -367,3 +367,18 @@ def test_dependency_hash_follows_requirements_and_base_image(tmp_path):
     assert DependencySpec.discover(tmp_path).image_tag("sha256:aaa") == first
     (tmp_path / "requirements.txt").write_text("six==1.16.0\n")
     assert DependencySpec.discover(tmp_path).image_tag("sha256:aaa") != first
+
+
+@docker_test
+def test_git_metadata_is_read_only_inside_the_sandbox(tmp_path, sandbox_image):
+    from tests.repos import buggy_calc_repo, git
+
+    repo = buggy_calc_repo(tmp_path / "repo")
+    with _quick(repo, sandbox_image) as box:
+        planted = box.exec("git config core.fsmonitor 'touch /workspace/PWNED'; echo x > .git/hooks/pre-commit", timeout_s=30)
+        edited = box.exec("echo changed >> calc.py && git -c safe.directory='*' status --porcelain", timeout_s=30)
+    assert planted.exit_code != 0 and "Read-only file system" in planted.output
+    assert edited.exit_code == 0 and "calc.py" in edited.output
+    assert "fsmonitor" not in (repo / ".git" / "config").read_text()
+    git(repo, "status")
+    assert not (repo / "PWNED").exists()

@@ -1,0 +1,48 @@
+"""When to ask a person, combined with what the sandbox allows: one pure function says allow, ask or forbid.
+
+The approval mode is the person's choice of how much to watch; the sandbox policy is what isolation
+is actually in place. Neither overrides the other: `full-auto` never asks about a command because the
+sandbox confines it, so without a sandbox a command is asked about whatever the mode says.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from loopwright.config import SandboxSettings
+
+ApprovalMode = Literal["suggest", "auto-edit", "full-auto"]
+Action = Literal["read", "edit", "command"]
+Decision = Literal["allow", "ask", "forbid"]
+
+MODES: tuple[str, ...] = get_args(ApprovalMode)
+
+_EDITS = frozenset({"edit_file", "write_file", "insert_text", "apply_patch"})
+_COMMANDS = frozenset({"run_shell", "run_tests"})
+
+
+def action_of(tool: str) -> Action:
+    """What a tool call does to the world. Tools not known to write or run count as commands, the cautious side."""
+    if tool in _EDITS:
+        return "edit"
+    if tool in _COMMANDS:
+        return "command"
+    if tool in ("read_file", "list_files", "search", "repo_map", "submit"):
+        return "read"
+    return "command"
+
+
+def decide(mode: ApprovalMode, action: Action, sandbox: SandboxSettings, *, person_present: bool = True) -> Decision:
+    """Allow, ask or forbid one action. With nobody to ask, what would be asked is forbidden."""
+    if mode not in MODES:
+        raise ValueError(f"unknown approval mode {mode!r}; choose one of {', '.join(MODES)}")
+    if action == "read":
+        return "allow"
+    if action == "edit":
+        wanted: Decision = "ask" if mode == "suggest" else "allow"
+    else:
+        isolated = sandbox.kind == "docker"
+        wanted = "allow" if mode == "full-auto" and isolated else "ask"
+    if wanted == "ask" and not person_present:
+        return "forbid"
+    return wanted

@@ -1,0 +1,106 @@
+"""One unattended run of the core loop on a checked-out pull request: approval off, sandboxed, hard-bounded.
+
+This mirrors `session.run_task` except where the outer loop must differ: the project instructions
+come from the base branch (given, never read from the work tree), the work tree's git metadata is
+never touched on the runner, and a wall-clock guard ends the run even when a single step hangs.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from loopwright.config import Limits
+from loopwright.github.settings import ActionSettings
+from loopwright.hooks import Hooks
+from loopwright.loop import Agent, RunResult
+from loopwright.model import Model
+from loopwright.sandboxes.base import Sandbox
+from loopwright.session import system_prompt
+from loopwright.testdetect import detect
+from loopwright.tools.base import ToolContext
+from loopwright.tools.registry import default_tools
+from loopwright.tools.run_tests import run_test_command
+from loopwright.tools.testreport import TestReport
+from loopwright.trajectory import Trajectory
+
+HARD_STOP_GRACE_S = 60.0
+"""Past `max_seconds` the loop stops between steps; this much later a step still running is cut off."""
+
+
+class HardDeadline(KeyboardInterrupt):
+    """Raised into the main thread when a run outlives its budget; the loop ends it like an interrupt."""
+
+
+@dataclass
+class RunOutcome:
+    result: RunResult
+    tests_before: TestReport | None
+    test_command: str
+    trajectory: Path | None
+
+
+def open_sandbox(settings: ActionSettings, workdir: Path) -> AbstractContextManager[Sandbox]:
+    if settings.sandbox == "local":
+        from loopwright.sandboxes.local import LocalSandbox
+
+        return LocalSandbox(workdir)
+    from loopwright.sandboxes.docker import DockerSandbox
+
+    return DockerSandbox(workdir, image=settings.image, network=False, install_dependencies=settings.install_dependencies)
+
+
+def run_agent(
+    task: str,
+    workdir: Path,
+    settings: ActionSettings,
+    model: Model,
+    instructions: str,
+    trajectory_dir: Path | None = None,
+) -> RunOutcome:
+    test_command = settings.test_command or detect(workdir)
+    limits = Limits(max_steps=settings.max_steps, max_tokens=settings.max_tokens, max_seconds=settings.max_seconds)
+    trajectory = Trajectory.start(workdir, task, model.name, {"github": settings.model_dump(mode="json")}, save=False)
+    if trajectory_dir is not None:
+        trajectory.path = trajectory_dir / f"{trajectory.data.run_id}.json"
+    cutoff = settings.max_seconds + HARD_STOP_GRACE_S
+    with hard_deadline(cutoff) as deadline, open_sandbox(settings, workdir) as box:
+        ctx = ToolContext(root=workdir, sandbox=box, test_command=test_command)
+        before = run_test_command(ctx)
+        agent = Agent(model, default_tools(), ctx, limits, trajectory, Hooks())
+        prompt = system_prompt(box, test_command, False, (instructions, "AGENTS.md on the base branch") if instructions else ("", ""))
+        result = agent.run(prompt, task)
+    if deadline.fired and result.reason == "interrupted":
+        result.reason, result.detail = "time_limit", f"cut off after {cutoff:g}s"
+    trajectory.finish(result.as_dict())
+    return RunOutcome(result=result, tests_before=before, test_command=test_command, trajectory=trajectory.path)
+
+
+@dataclass
+class Deadline:
+    fired: bool = False
+
+
+@contextmanager
+def hard_deadline(seconds: float) -> Iterator[Deadline]:
+    """SIGALRM after `seconds` interrupts whatever the main thread is doing; elsewhere only the loop's own limits apply."""
+    deadline = Deadline()
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield deadline
+        return
+
+    def expire(_signum: int, _frame: object) -> None:
+        deadline.fired = True
+        raise HardDeadline()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield deadline
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -1,0 +1,146 @@
+"""Settings of the action, merged in one place: defaults < loopwright.toml on the BASE branch < environment.
+
+The environment is the workflow's (action inputs), written by the repository's maintainers; the
+base branch holds reviewed code. Nothing here is ever read from the pull request's head, which is
+whatever its author pushed.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+CONFIG_FILE = "loopwright.toml"
+INSTRUCTIONS_FILE = "AGENTS.md"
+REPLY_MARKER = "<!-- loopwright:reply -->"
+"""Hidden in every reply we post, so our own comments never trigger a run."""
+ASSOCIATIONS = ("OWNER", "MEMBER", "COLLABORATOR", "CONTRIBUTOR", "FIRST_TIME_CONTRIBUTOR", "FIRST_TIMER", "MANNEQUIN", "NONE")
+
+
+class SettingsError(Exception):
+    """The trusted configuration is invalid; the message is one line."""
+
+
+class ActionSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    trigger: str = "@loopwright"
+    """Phrase a comment must start with. Set by the workflow only: its `if:` filter must match it."""
+    allowed_associations: list[str] = Field(default_factory=lambda: ["OWNER", "MEMBER", "COLLABORATOR"])
+    """`author_association` values that may start a run."""
+    allow_forks: bool = False
+    """Run on pull requests whose head lives in another repository (pushes go to the fork's branch)."""
+    bot_login: str = "github-actions[bot]"
+    """Login our replies are posted as (the token's identity); its comments never trigger."""
+    model: str | None = None
+    """Model spec, e.g. `anthropic:claude-sonnet-4-5`, `local:NAME@URL`; None picks the default for the keys present."""
+    test_command: str | None = None
+    """Command that runs the tests in the sandbox; None detects one."""
+    max_steps: int = Field(30, ge=1)
+    max_tokens: int = Field(400_000, ge=1)
+    max_seconds: float = Field(1200.0, gt=0)
+    """Wall-clock budget of the agent; past it plus a short grace period the run is cut off hard."""
+    sandbox: Literal["docker", "local"] = "docker"
+    """`local` runs the agent's commands on the runner without isolation. Set by the workflow only (LOOPWRIGHT_SANDBOX_KIND)."""
+    image: str = "loopwright-sandbox:latest"
+    install_dependencies: bool = False
+    """Install the PR's test requirements into the image (a networked step fed by files from the PR head)."""
+    commit_author: str = "loopwright[bot]"
+    commit_email: str = "loopwright[bot]@users.noreply.github.com"
+
+    @field_validator("allowed_associations")
+    @classmethod
+    def _known_associations(cls, value: list[str]) -> list[str]:
+        upper = [item.strip().upper() for item in value if item.strip()]
+        unknown = [item for item in upper if item not in ASSOCIATIONS]
+        if unknown:
+            raise ValueError(f"unknown author_association {', '.join(unknown)} (known: {', '.join(ASSOCIATIONS)})")
+        return upper
+
+
+WORKFLOW_ONLY = ("trigger",)
+"""Settings the base branch's `[github]` table may not change: they must agree with the workflow file."""
+
+FILE_KEYS = {
+    "model": "model",
+    "test_command": "test_command",
+    "limits.max_steps": "max_steps",
+    "limits.max_tokens": "max_tokens",
+    "limits.max_seconds": "max_seconds",
+    "sandbox.image": "image",
+    "sandbox.install_dependencies": "install_dependencies",
+}
+"""Keys of the shared loopwright.toml the action honours. `sandbox.kind` and `sandbox.network` are not among
+them: a repository may run its terminal sessions unisolated, its unattended runs never follow that."""
+
+GITHUB_KEYS = ("allowed_associations", "allow_forks", "bot_login", "commit_author", "commit_email")
+
+ENVIRONMENT = {
+    # The same names the terminal's settings use for the shared keys...
+    "LOOPWRIGHT_MODEL": "model",
+    "LOOPWRIGHT_TEST_COMMAND": "test_command",
+    "LOOPWRIGHT_LIMITS_MAX_STEPS": "max_steps",
+    "LOOPWRIGHT_LIMITS_MAX_TOKENS": "max_tokens",
+    "LOOPWRIGHT_LIMITS_MAX_SECONDS": "max_seconds",
+    "LOOPWRIGHT_SANDBOX_KIND": "sandbox",
+    "LOOPWRIGHT_SANDBOX_IMAGE": "image",
+    # ...and LOOPWRIGHT_GITHUB_* for the action's own.
+    "LOOPWRIGHT_GITHUB_TRIGGER": "trigger",
+    "LOOPWRIGHT_GITHUB_ALLOWED_ASSOCIATIONS": "allowed_associations",
+    "LOOPWRIGHT_GITHUB_ALLOW_FORKS": "allow_forks",
+    "LOOPWRIGHT_GITHUB_BOT_LOGIN": "bot_login",
+}
+
+
+def from_environment(env: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, field in ENVIRONMENT.items():
+        raw = env.get(name, "").strip()
+        if not raw:
+            continue
+        if field == "allowed_associations":
+            values[field] = raw.replace(",", " ").split()
+        elif field == "allow_forks":
+            values[field] = raw.lower() in ("1", "true", "yes", "on")
+        else:
+            values[field] = raw
+    return values
+
+
+def from_config_file(text: str | None) -> dict[str, Any]:
+    """The shared keys the action honours, and the `[github]` table; the rest of the file is the terminal's."""
+    if not text:
+        return {}
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{CONFIG_FILE} on the base branch is not valid TOML: {exc}") from None
+    values: dict[str, Any] = {}
+    for dotted, field in FILE_KEYS.items():
+        section, _, key = dotted.rpartition(".")
+        table = raw.get(section, {}) if section else raw
+        if isinstance(table, dict) and key in table:
+            values[field] = table[key]
+    github = raw.get("github", {})
+    if not isinstance(github, dict):
+        raise SettingsError(f"{CONFIG_FILE} on the base branch: [github] must be a table")
+    fixed = [key for key in WORKFLOW_ONLY if key in github]
+    if fixed:
+        raise SettingsError(f"{CONFIG_FILE}: github.{', github.'.join(fixed)} can only be set in the workflow (action inputs)")
+    unknown = [key for key in github if key not in GITHUB_KEYS]
+    if unknown:
+        raise SettingsError(f"{CONFIG_FILE}: unknown setting github.{unknown[0]}; known: {', '.join(GITHUB_KEYS)}")
+    return {**values, **github}
+
+
+def load(env: Mapping[str, str], config_text: str | None = None) -> ActionSettings:
+    merged = {**from_config_file(config_text), **from_environment(env)}
+    try:
+        return ActionSettings.model_validate(merged)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(map(str, first["loc"])) or "settings"
+        raise SettingsError(f"invalid loopwright setting {where}: {first['msg']}") from None

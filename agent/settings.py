@@ -1,0 +1,134 @@
+"""The one place settings are merged: defaults < user config < repository config < LOOPWRIGHT_* env < CLI flags.
+
+Every value remembers where it came from, so `loopwright config` can say why a setting is what it is.
+Settings are addressed by dotted keys that mirror `RunConfig`: `model`, `limits.max_steps`, `sandbox.image`.
+In TOML files sections are tables (`[limits]`); in the environment the dots become underscores
+(`LOOPWRIGHT_LIMITS_MAX_STEPS`, `LOOPWRIGHT_SANDBOX_IMAGE`, `LOOPWRIGHT_APPROVAL_MODE`).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loopwright.config import RunConfig
+from pydantic import BaseModel, ValidationError
+
+REPO_FILE = "loopwright.toml"
+ENV_PREFIX = "LOOPWRIGHT_"
+DEFAULT = "default"
+
+
+class SettingsError(Exception):
+    """A config file or variable that cannot be used; the message is one line naming where it came from."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    config: RunConfig
+    sources: dict[str, str]
+    """Dotted key -> where its value came from: `default`, a file path, `env NAME` or `--flag`."""
+    files: tuple[Path, ...]
+    """Config files that exist and were read, lowest priority first."""
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        """(key, value, source) for every setting, in `RunConfig` order."""
+        values = _flatten(self.config.model_dump(mode="json"))
+        return [(key, _show(value), self.sources.get(key, DEFAULT)) for key, value in values.items()]
+
+
+def keys() -> list[str]:
+    return list(_flatten(RunConfig().model_dump(mode="json")))
+
+
+def user_config_path(environ: Mapping[str, str] | None = None) -> Path:
+    environ = os.environ if environ is None else environ
+    base = environ.get("XDG_CONFIG_HOME") or str(Path(environ.get("HOME") or Path.home()) / ".config")
+    return Path(base) / "loopwright" / "config.toml"
+
+
+def load(repo: Path, flags: Mapping[str, tuple[Any, str]] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Merge every source. `flags` maps dotted keys to (value, flag name) for the CLI options actually given."""
+    environ = os.environ if environ is None else environ
+    known = keys()
+    merged: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    files = []
+    for path in (user_config_path(environ), repo / REPO_FILE):
+        if path.is_file():
+            files.append(path)
+            for key, value in _read_file(path, known).items():
+                merged[key], sources[key] = value, str(path)
+    for key in known:
+        name = env_name(key)
+        if name in environ:
+            merged[key], sources[key] = environ[name], f"env {name}"
+    for key, (value, flag) in (flags or {}).items():
+        if key not in known:
+            raise KeyError(f"unknown setting {key!r}")
+        merged[key], sources[key] = value, flag
+    try:
+        config = RunConfig.model_validate(_nest(merged))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(part) for part in error["loc"])
+        raise SettingsError(f"{sources.get(key, 'settings')}: {key}: {error['msg']}") from None
+    return Settings(config=config, sources=sources, files=tuple(files))
+
+
+def env_name(key: str) -> str:
+    return ENV_PREFIX + key.replace(".", "_").replace("-", "_").upper()
+
+
+def _read_file(path: Path, known: list[str]) -> dict[str, Any]:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeError) as exc:
+        raise SettingsError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+    raw.pop("github", None)  # the GitHub Action's own table, read by loopwright.github.settings
+    flat = _flatten(raw)
+    sections = {key.split(".")[0] for key in known if "." in key}
+    for key in flat:
+        if key not in known:
+            hint = f" (put it under [{key}] as a table)" if key in sections else ""
+            raise SettingsError(f"{path}: unknown setting {key!r}{hint}; known: {', '.join(known)}")
+    return flat
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping) and dotted in _SECTIONS:
+            flat.update(_flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        head, _, rest = key.partition(".")
+        if rest:
+            nested.setdefault(head, {})[rest] = value
+        else:
+            nested[head] = value
+    return nested
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "(not set)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+_SECTIONS = frozenset(name for name, field in RunConfig.model_fields.items() if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel))

@@ -1,0 +1,266 @@
+"""The interactive session: read a request, run the agent on it step by step, show what happens, repeat.
+
+Ctrl-C during a step interrupts that step and keeps the conversation; Ctrl-C again at the prompt
+(or Ctrl-D, or /exit) ends the session, which closes the sandbox and removes its container.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import uuid
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from loopwright import gitstate
+from loopwright.ending import RunEnded, Submitted
+from loopwright.hooks import Hooks
+from loopwright.loop import Agent
+from loopwright.messages import Message, ToolCall, Usage
+from loopwright.model import Model
+from loopwright.session import open_sandbox, project_instructions, system_prompt
+from loopwright.settings import Settings
+from loopwright.testdetect import detect
+from loopwright.tools.base import ToolContext, ToolOutput
+from loopwright.tools.registry import default_tools
+from loopwright.trajectory import Trajectory, latest
+from loopwright.ui.approve import TerminalApprover
+from loopwright.ui.render import RunPrinter
+from rich.console import Console
+from rich.markup import escape
+
+HISTORY_FILE = Path(".loopwright") / "history"
+INTERRUPTED = "interrupted by the user before this call finished"
+
+
+class SessionError(Exception):
+    """The session cannot start; the message is one line for the user."""
+
+
+class LineReader:
+    """Reads requests: prompt_toolkit with history and multi-line editing on a terminal, plain lines otherwise.
+
+    Enter sends; a line ending in a backslash, or Alt-Enter, starts a new line instead.
+    """
+
+    def __init__(self, history: Path) -> None:
+        self.session = None
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            from prompt_toolkit import PromptSession
+            from prompt_toolkit.history import FileHistory
+            from prompt_toolkit.key_binding import KeyBindings
+
+            history.parent.mkdir(parents=True, exist_ok=True)
+            keys = KeyBindings()
+
+            @keys.add("enter")
+            def _enter(event: Any) -> None:
+                buffer = event.current_buffer
+                if buffer.text.endswith("\\"):
+                    buffer.delete_before_cursor(1)
+                    buffer.insert_text("\n")
+                else:
+                    buffer.validate_and_handle()
+
+            @keys.add("escape", "enter")
+            def _newline(event: Any) -> None:
+                event.current_buffer.insert_text("\n")
+
+            self.session = PromptSession(history=FileHistory(str(history)), key_bindings=keys, multiline=True)
+
+    def read(self) -> str:
+        if self.session is None:
+            line = sys.stdin.readline()
+            if not line:
+                raise EOFError
+            return line.rstrip("\n")
+        return self.session.prompt("> ", prompt_continuation="  ")
+
+    def ask(self, question: str, default: str = "") -> str:
+        if self.session is None:
+            print(question, end="", flush=True)
+            line = sys.stdin.readline()
+            if not line:
+                raise EOFError
+            return line.rstrip("\n") or default
+        from prompt_toolkit import prompt
+
+        return prompt(question, default=default)
+
+
+class ChatPrinter(RunPrinter):
+    """RunPrinter that does not repeat a diff the person already saw while approving it."""
+
+    def __init__(self, console: Console, previewed: set[str]) -> None:
+        super().__init__(console)
+        self.previewed = previewed
+
+    def on_tool_end(self, call: ToolCall, output: ToolOutput) -> None:
+        if call.id in self.previewed and not output.is_error:
+            self.previewed.discard(call.id)
+            self.console.print(f"[green]applied[/] {escape(', '.join(output.changed_files))}", highlight=False)
+            return
+        super().on_tool_end(call, output)
+
+
+class Chat:
+    def __init__(self, console: Console, reader: LineReader, agent: Agent, net: gitstate.SafetyNet, approver: TerminalApprover, make_model: Callable[[str], Model]) -> None:
+        self.console = console
+        self.reader = reader
+        self.agent = agent
+        self.net = net
+        self.approver = approver
+        self.make_model = make_model
+        self.pending: list[str] = []
+        """Context the person added (/add, /run) that goes with their next request."""
+        self.requests: list[str] = []
+        """Requests since the last /commit, for the commit message."""
+        self.summaries: list[str] = []
+        self.interrupted = False
+
+    def loop(self) -> None:
+        from loopwright.ui.commands import EXIT, run_command
+
+        while True:
+            try:
+                text = self.reader.read()
+            except KeyboardInterrupt:
+                if self.interrupted:
+                    return
+                self.interrupted = True
+                self.console.print("[dim](Ctrl-C again to exit, or type a request)[/]")
+                continue
+            except EOFError:
+                return
+            self.interrupted = False
+            if not text.strip():
+                continue
+            if text.strip().startswith("/"):
+                if run_command(self, text.strip()) is EXIT:
+                    return
+                continue
+            self.turn(text)
+
+    def turn(self, text: str) -> None:
+        """One request: steps until the agent answers, submits, runs out of budget or is interrupted."""
+        self.net.note_user_changes("before request")
+        self.requests.append(text.strip())
+        self.agent.add_user_message("\n\n".join([*self.pending, text]))
+        self.pending.clear()
+        try:
+            while not self.agent.awaiting_person():
+                try:
+                    self.agent.step()
+                finally:
+                    self._record()
+        except Submitted as done:
+            self.summaries.append(done.detail)
+            self.console.print(f"[green]done[/]: {escape(done.detail)}", highlight=False)
+        except RunEnded as ended:
+            self.console.print(f"[red]stopped[/] ({ended.reason}): {escape(ended.detail)}", highlight=False)
+        except KeyboardInterrupt:
+            self.agent.close_open_calls(INTERRUPTED)
+            self.interrupted = True
+            self.console.print("\n[yellow]interrupted[/] - the session goes on (Ctrl-C again to exit)")
+
+    def _record(self) -> None:
+        with _sigint_deferred():
+            change = self.net.record_step(f"step {self.agent.steps}")
+        if change:
+            self.console.print(f"[dim]saved step {self.agent.steps} ({', '.join(change.paths)}) - /undo reverts it[/]", highlight=False)
+
+
+def start(root: Path, settings: Settings, make_model: Callable[[str | None], Model], console: Console, resume: bool = False) -> None:
+    """Open the sandbox and run the interactive session until the person leaves."""
+    config = settings.config
+    root = root.resolve()
+    trajectory, messages = _trajectory(root, config, resume)
+    reader = LineReader(root / HISTORY_FILE)
+    net = gitstate.SafetyNet.start(root, uuid.uuid4().hex[:12])
+    _welcome(console, settings, net, root)
+    test_command = config.test_command or detect(root)
+    approver = TerminalApprover(console, reader.ask, config.approval_mode, config.sandbox, root, test_command)
+    printer = ChatPrinter(console, approver.previewed)
+    model = make_model(config.model, printer.stream_text)
+    hooks = Hooks(on_assistant=printer.on_assistant, on_tool_start=printer.on_tool_start, on_tool_end=printer.on_tool_end, approve=approver)
+    try:
+        with open_sandbox(config.sandbox, root) as box:
+            ctx = ToolContext(root=root, sandbox=box, test_command=test_command, command_timeout_s=config.command_timeout_s, test_timeout_s=config.test_timeout_s, max_output_chars=config.max_output_chars)
+            agent = Agent(model, default_tools(), ctx, config.limits, trajectory, hooks, final_test_run=False)
+            agent.replies_end_turn = True
+            _restore(agent, messages, trajectory, system_prompt(box, test_command, config.sandbox.network, project_instructions(root)))
+            chat = Chat(console, reader, agent, net, approver, lambda spec: make_model(spec, printer.stream_text))
+            try:
+                chat.loop()
+            except KeyboardInterrupt:
+                pass  # a second Ctrl-C that arrived outside the prompt: leave the same clean way
+            finally:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                trajectory.finish({"reason": "session ended", "steps": agent.steps, "usage": agent.usage.model_dump(), "changed_files": net.session_paths()})
+                console.print("[dim]closing the sandbox...[/]")
+    finally:
+        net.close()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _trajectory(root: Path, config: Any, resume: bool) -> tuple[Trajectory, list[Message]]:
+    if not resume:
+        return Trajectory.start(root, "interactive session", config.model or "default", config.model_dump(mode="json")), []
+    path = latest(root)
+    if path is None:
+        raise SessionError(f"no earlier session to resume in {root / '.loopwright' / 'runs'}")
+    try:
+        data = Trajectory.load(path)
+    except ValueError as exc:
+        raise SessionError(str(exc)) from None
+    return Trajectory(data, path), list(data.messages)
+
+
+def _restore(agent: Agent, messages: list[Message], trajectory: Trajectory, prompt: str) -> None:
+    if not messages:
+        agent.messages = [Message.system(prompt)]
+        return
+    agent.messages = messages
+    agent.steps = len(trajectory.data.steps)
+    agent.usage = sum((step.usage for step in trajectory.data.steps), Usage())
+    agent.close_open_calls(INTERRUPTED)
+
+
+def _welcome(console: Console, settings: Settings, net: gitstate.SafetyNet, root: Path) -> None:
+    config = settings.config
+    state = net.state
+    sandbox = "docker" if config.sandbox.kind == "docker" else "local (not isolated)"
+    where = f"{state.branch}" if state.branch else ("detached HEAD" if state.in_repo else "no git repository")
+    console.print(f"[bold]loopwright[/] - {escape(config.model or 'default model')} - mode {config.approval_mode} - sandbox {sandbox} - {escape(str(root))} ({where})", highlight=False)
+    for line in situation(state, net.ref):
+        console.print(f"[yellow]note:[/] {escape(line)}", highlight=False)
+    console.print("[dim]/help for commands. Enter sends; end a line with \\ for a new line. Ctrl-C interrupts.[/]")
+
+
+def situation(state: gitstate.UserState, ref: str) -> list[str]:
+    """What the person should know about their repository before the agent starts (see docs/interactive.md)."""
+    notes = []
+    if not state.in_repo:
+        notes.append("not a git repository: changes are tracked in .loopwright/shadow.git so /undo and /diff work; /commit is unavailable")
+    if state.dirty:
+        notes.append(f"{len(state.dirty)} file(s) with uncommitted changes: they stay as they are and /commit leaves them out (snapshot in {ref})")
+    if state.in_repo and state.branch is None and not state.operation:
+        notes.append("HEAD is detached: /commit adds a commit on the detached HEAD; create a branch to keep it")
+    if state.operation:
+        notes.append(f"a {state.operation} is in progress: /commit waits until it is finished; /undo and /diff work")
+    return notes
+
+
+@contextmanager
+def _sigint_deferred():
+    """Finish recording a snapshot before a Ctrl-C is acted on, so the shadow history is never half-written."""
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda *_: received.append(1))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            raise KeyboardInterrupt

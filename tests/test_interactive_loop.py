@@ -1,0 +1,98 @@
+"""The loop's conversation mode, used by the interactive session: turns, answers, interruptions, edited calls."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from loopwright.config import Limits
+from loopwright.ending import ModelFailed, Submitted
+from loopwright.hooks import Hooks
+from loopwright.loop import Agent
+from loopwright.messages import Message
+from loopwright.models.scripted import ScriptedModel, Turn, call
+from loopwright.sandboxes.local import LocalSandbox
+from loopwright.tools.base import ToolContext
+from loopwright.tools.registry import default_tools
+from loopwright.trajectory import Trajectory
+from tests.repos import buggy_calc_repo
+
+
+def agent_for(root: Path, turns, box: LocalSandbox, hooks: Hooks | None = None, **limits) -> tuple[Agent, ScriptedModel]:
+    model = ScriptedModel(turns)
+    ctx = ToolContext(root=root, sandbox=box, test_command="python -m pytest -q")
+    agent = Agent(model, default_tools(), ctx, Limits(**limits), Trajectory.start(root, "chat", "scripted", {}, save=False), hooks)
+    agent.replies_end_turn = True
+    agent.messages = [Message.system("You help.")]
+    return agent, model
+
+
+def until_answer(agent: Agent) -> None:
+    while not agent.awaiting_person():
+        agent.step()
+
+
+def test_an_answer_ends_the_turn_and_the_next_turn_has_its_own_budget(tmp_path: Path):
+    repo = buggy_calc_repo(tmp_path / "repo")
+    turns = [call("read_file", path="calc.py"), Turn(text="add() subtracts."), call("read_file", path="calc.py"), Turn(text="Still does.")]
+    with LocalSandbox(repo) as box:
+        agent, model = agent_for(repo, turns, box, max_steps=2)
+        agent.add_user_message("what is wrong?")
+        until_answer(agent)
+        assert agent.messages[-1].content == "add() subtracts." and agent.consecutive_errors == 0
+        agent.add_user_message("and now?")
+        until_answer(agent)
+        assert agent.steps == 4 and agent.messages[-1].content == "Still does."
+        assert [m.content for m in model.seen[2] if m.role == "user"] == ["what is wrong?", "and now?"]
+        agent.add_user_message("again")
+        with pytest.raises(ModelFailed, match="no turn 5"):  # the script ran out, not the turn's budget
+            until_answer(agent)
+
+
+def test_a_submit_ends_only_its_turn(tmp_path: Path):
+    repo = buggy_calc_repo(tmp_path / "repo")
+    turns = [call("submit", summary="nothing to do"), Turn(text="Hello again.")]
+    with LocalSandbox(repo) as box:
+        agent, _ = agent_for(repo, turns, box)
+        agent.add_user_message("do nothing")
+        with pytest.raises(Submitted, match="nothing to do"):
+            until_answer(agent)
+        agent.add_user_message("hi")
+        until_answer(agent)
+        assert agent.messages[-1].content == "Hello again."
+
+
+def test_open_calls_are_answered_after_an_interruption(tmp_path: Path):
+    repo = buggy_calc_repo(tmp_path / "repo")
+
+    def interrupt(call, args):
+        raise KeyboardInterrupt
+
+    turn = Turn(calls=(("read_file", {"path": "calc.py"}), ("run_shell", {"command": "true"})))
+    with LocalSandbox(repo) as box:
+        agent, _ = agent_for(repo, [turn], box, Hooks(approve=interrupt))
+        agent.add_user_message("go")
+        with pytest.raises(KeyboardInterrupt):
+            agent.step()
+        agent.close_open_calls("interrupted")
+        tool_messages = [m for m in agent.messages if m.role == "tool"]
+        assert [m.tool_call_id for m in tool_messages] == ["call_0_0", "call_0_1"]
+        assert {m.content for m in tool_messages} == {"interrupted"}
+        agent.close_open_calls("again")
+        assert len([m for m in agent.messages if m.role == "tool"]) == 2
+
+
+def test_a_call_edited_while_approving_is_reported_to_the_model(tmp_path: Path):
+    repo = buggy_calc_repo(tmp_path / "repo")
+
+    def edit(call, args):
+        args.command = "echo edited"
+        return None
+
+    with LocalSandbox(repo) as box:
+        agent, _ = agent_for(repo, [call("run_shell", command="echo original"), Turn(text="ok")], box, Hooks(approve=edit))
+        agent.add_user_message("run it")
+        until_answer(agent)
+    result = next(m.content for m in agent.messages if m.role == "tool")
+    assert '"command":"echo edited"' in result.splitlines()[0] and result.splitlines()[-1] == "edited"
