@@ -59,3 +59,8 @@ class RunConfig(BaseModel):
     approval_mode: Literal["suggest", "auto-edit", "full-auto"] = "suggest"
     """When the interactive session asks first: `suggest` before every edit and command, `auto-edit` before
     commands only, `full-auto` never (commands still run in the sandbox)."""
+    edit_format: Literal["str_replace", "search_replace", "udiff"] = "str_replace"
+    """How the model writes edits: `str_replace` (edit_file old/new + insert_text), `search_replace` (blocks),
+    or `udiff` (unified diffs). Pick what the model was trained on."""
+    repo_map_tokens: int = Field(1024, ge=0)
+    """Token budget of the repository map in the system prompt; 0 leaves the map out."""

@@ -59,6 +59,28 @@ def project_instructions(root: Path) -> tuple[str, str]:
     return "", ""
 
 
+def session_tools(root: Path, config: RunConfig) -> list[Tool]:
+    """The tools of a session: the configured edit format, and the repo_map tool when the map is on."""
+    extra: list[Tool] = []
+    if config.repo_map_tokens:
+        from loopwright.repomap import make_repo_map_tool
+
+        extra.append(make_repo_map_tool(root))
+    return default_tools(config.edit_format, extra)
+
+
+def initial_repo_map(root: Path, task: str, config: RunConfig) -> str:
+    """The map for the system prompt, made once per session so the prompt prefix stays cacheable."""
+    if not config.repo_map_tokens:
+        return ""
+    from loopwright.repomap import initial_map
+
+    try:
+        return initial_map(root, task, config.repo_map_tokens)
+    except Exception as exc:  # noqa: BLE001 - a map is a help, never a reason to stop the session
+        return f"(no map: {type(exc).__name__}: {exc})"
+
+
 def system_prompt(sandbox: Sandbox, test_command: str, network: bool, instructions: tuple[str, str], repo_map: str = "") -> str:
     return render(
         "system.j2",
@@ -80,7 +102,7 @@ def run_task(
     hooks: Hooks | None = None,
     sandbox: Sandbox | None = None,
     tools: Sequence[Tool] | None = None,
-    repo_map: str = "",
+    repo_map: str | None = None,
     save_trajectory: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> TaskOutcome:
@@ -100,7 +122,8 @@ def run_task(
             test_timeout_s=config.test_timeout_s,
             max_output_chars=config.max_output_chars,
         )
-        agent = Agent(model, tools or default_tools(), ctx, config.limits, trajectory, hooks, config.final_test_run)
+        agent = Agent(model, tools or session_tools(root, config), ctx, config.limits, trajectory, hooks, config.final_test_run)
+        repo_map = initial_repo_map(root, task, config) if repo_map is None else repo_map
         prompt = system_prompt(box, test_command, config.sandbox.network, project_instructions(root), repo_map)
         result = agent.run(prompt, task)
     if before is not None:

@@ -4,8 +4,9 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from loopwright.tools.base import ToolArgs, ToolContext, ToolFailure, ToolOutput
-from loopwright.tools.workspace import relative, resolve
+from loopwright.tools.base import ToolArgs, ToolContext, ToolOutput
+from loopwright.tools.edit_file import report
+from loopwright.tools.editing import apply_edits, whole_file
 
 
 class WriteFileArgs(ToolArgs):
@@ -15,16 +16,9 @@ class WriteFileArgs(ToolArgs):
 
 class WriteFile:
     name: ClassVar[str] = "write_file"
-    description: ClassVar[str] = "Create a file, or replace a file's whole content. Prefer edit_file for changes to existing files."
+    description: ClassVar[str] = "Create a file, or replace a file's whole content. Prefer the edit tools for changes to existing files."
     Args: ClassVar[type[ToolArgs]] = WriteFileArgs
 
     def run(self, args: WriteFileArgs, ctx: ToolContext) -> ToolOutput:
-        path = resolve(ctx.root, args.path)
-        if path.is_dir():
-            raise ToolFailure(f"{args.path} is a directory")
-        existed = path.exists()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(args.content, encoding="utf-8", newline="")
-        rel = relative(ctx.root, path)
-        verb = "Replaced" if existed else "Created"
-        return ToolOutput(text=f"{verb} {rel} ({len(args.content.splitlines())} lines).", changed_files=(rel,))
+        # Through the edit engine: the same refusals (binary, outside the workspace, broken syntax) and a diff.
+        return report(apply_edits(ctx.root, [whole_file(args.path, args.content)]), ctx)

@@ -14,16 +14,15 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from loopwright.config import Limits
+from loopwright.config import Limits, RunConfig
 from loopwright.github.settings import ActionSettings
 from loopwright.hooks import Hooks
 from loopwright.loop import Agent, RunResult
 from loopwright.model import Model
 from loopwright.sandboxes.base import Sandbox
-from loopwright.session import system_prompt
+from loopwright.session import initial_repo_map, session_tools, system_prompt
 from loopwright.testdetect import detect
 from loopwright.tools.base import ToolContext
-from loopwright.tools.registry import default_tools
 from loopwright.tools.run_tests import run_test_command
 from loopwright.tools.testreport import TestReport
 from loopwright.trajectory import Trajectory
@@ -71,8 +70,9 @@ def run_agent(
     with hard_deadline(cutoff) as deadline, open_sandbox(settings, workdir) as box:
         ctx = ToolContext(root=workdir, sandbox=box, test_command=test_command)
         before = run_test_command(ctx)
-        agent = Agent(model, default_tools(), ctx, limits, trajectory, Hooks())
-        prompt = system_prompt(box, test_command, False, (instructions, "AGENTS.md on the base branch") if instructions else ("", ""))
+        agent = Agent(model, session_tools(workdir, RunConfig()), ctx, limits, trajectory, Hooks())
+        repo_map = initial_repo_map(workdir, task, RunConfig())
+        prompt = system_prompt(box, test_command, False, (instructions, "AGENTS.md on the base branch") if instructions else ("", ""), repo_map)
         result = agent.run(prompt, task)
     if deadline.fired and result.reason == "interrupted":
         result.reason, result.detail = "time_limit", f"cut off after {cutoff:g}s"

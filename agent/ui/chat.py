@@ -20,11 +20,10 @@ from loopwright.hooks import Hooks
 from loopwright.loop import Agent
 from loopwright.messages import Message, ToolCall, Usage
 from loopwright.model import Model
-from loopwright.session import open_sandbox, project_instructions, system_prompt
+from loopwright.session import initial_repo_map, open_sandbox, project_instructions, session_tools, system_prompt
 from loopwright.settings import Settings
 from loopwright.testdetect import detect
 from loopwright.tools.base import ToolContext, ToolOutput
-from loopwright.tools.registry import default_tools
 from loopwright.trajectory import Trajectory, latest
 from loopwright.ui.approve import TerminalApprover
 from loopwright.ui.render import RunPrinter
@@ -188,9 +187,10 @@ def start(root: Path, settings: Settings, make_model: Callable[[str | None], Mod
     try:
         with open_sandbox(config.sandbox, root) as box:
             ctx = ToolContext(root=root, sandbox=box, test_command=test_command, command_timeout_s=config.command_timeout_s, test_timeout_s=config.test_timeout_s, max_output_chars=config.max_output_chars)
-            agent = Agent(model, default_tools(), ctx, config.limits, trajectory, hooks, final_test_run=False)
+            agent = Agent(model, session_tools(root, config), ctx, config.limits, trajectory, hooks, final_test_run=False)
             agent.replies_end_turn = True
-            _restore(agent, messages, trajectory, system_prompt(box, test_command, config.sandbox.network, project_instructions(root)))
+            prompt = system_prompt(box, test_command, config.sandbox.network, project_instructions(root), initial_repo_map(root, "", config))
+            _restore(agent, messages, trajectory, prompt)
             chat = Chat(console, reader, agent, net, approver, lambda spec: make_model(spec, printer.stream_text))
             try:
                 chat.loop()
