@@ -210,6 +210,32 @@ def replay(path: Annotated[Path, typer.Argument(help="A trajectory file from .lo
     print_trajectory(out, data)
 
 
+@app.command("map")
+def repo_map(
+    path: Annotated[Path, typer.Argument(help="Repository to map.")] = Path("."),
+    query: Annotated[str, typer.Option(help="Rank toward these identifiers, files or words.")] = "",
+    tokens: Annotated[int, typer.Option(help="Size of the map in tokens.")] = 1024,
+) -> None:
+    """Print the repository map: the most relevant definitions, bodies elided, within a token budget."""
+    from rich.progress import Progress
+
+    from loopwright.repomap import RepoMapError, render_map
+
+    root = _repo(path)
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task("parsing", total=None)
+
+        def progress(done: int, total: int) -> None:
+            if total >= 200:
+                bar.update(task, completed=done, total=total)
+
+        try:
+            text = render_map(root, query, tokens, progress=progress)
+        except RepoMapError as exc:
+            raise UsageError(str(exc)) from None
+    out.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
 @sandbox_app.command("build")
 def sandbox_build(
     tag: Annotated[str, typer.Option(help="Image tag to create.")] = "loopwright-sandbox:latest",
