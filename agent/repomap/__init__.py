@@ -37,7 +37,7 @@ def render_map(root: Path, query: str = "", tokens: int = 1024, progress: Progre
     if tokens <= 0:
         raise RepoMapError(f"token budget must be positive, got {tokens}")
     index = RepoIndex.open(root, progress=progress)
-    ranking = rank(index.graph, index.idents, query)
+    ranking = rank(index.graph, index.idents, index.ident_shape, query)
     return render(index.root, index.graph, ranking.items, tokens)
 
 

@@ -25,11 +25,12 @@ PATH_ONLY = "path"
 BINARY = "binary"
 PARALLEL_MIN_FILES = 48
 BATCH_SIZE = 24
+_NO_STATE = FileState("")
 
 
 @dataclass
 class Tags:
-    """One file's tags with identifiers interned: parallel int arrays, cheap to pickle and to concatenate."""
+    """One file's tags with identifiers interned: parallel int arrays."""
 
     def_ident: np.ndarray
     def_rows: np.ndarray
@@ -40,19 +41,28 @@ class Tags:
 
 @dataclass
 class Graph:
-    """Every file of the tree and the def/ref relation between them, as flat arrays."""
+    """Every file of the tree and the def/ref relation between them, as flat arrays grouped by file.
+
+    File i's references are rows ref_offsets[i]:ref_offsets[i+1], its definitions def_offsets[i]:def_offsets[i+1];
+    this also serves as the tag store: an unchanged file's tags are sliced out when the graph is rebuilt.
+    """
 
     paths: list[str]
+    keys: list[str]
     has_tags: np.ndarray
+    ref_offsets: np.ndarray
     ref_file: np.ndarray
     ref_ident: np.ndarray
     ref_count: np.ndarray
+    def_offsets: np.ndarray
     def_file: np.ndarray
     def_ident: np.ndarray
     def_line: np.ndarray
     def_signature_end: np.ndarray
     def_parent: np.ndarray
     """Global index of the enclosing definition, or -1."""
+    stems: dict[str, list[int]]
+    """File name without extension -> file numbers, for finding files a query names."""
 
 
 @dataclass
@@ -61,69 +71,88 @@ class Store:
 
     fingerprint: str
     files: dict[str, FileState] = field(default_factory=dict)
-    tags: dict[str, Tags | str] = field(default_factory=dict)
-    """Content key -> tags, or PATH_ONLY / BINARY for files without a grammar."""
+    kinds: dict[str, str] = field(default_factory=dict)
+    """Content key -> PATH_ONLY or BINARY, for files that have no tags."""
     idents: list[str] = field(default_factory=list)
+    ident_shape: list[float] = field(default_factory=list)
+    """Query-independent weight of each identifier, from its spelling alone."""
     graph: Graph | None = None
+    stamps: dict[str, int] = field(default_factory=dict)
+    """Directory mtimes at the last full git scan (see changes.scan)."""
 
 
 class RepoIndex:
     """Open with `RepoIndex.open(root)`; it scans, parses what changed, and saves the cache."""
 
     def __init__(self, root: Path, store: Store, reparsed: list[str]) -> None:
-        self.root = root
-        self.store = store
-        self.reparsed = reparsed
-        """Paths parsed by this open (the others came from the cache)."""
         assert store.graph is not None
+        self.root = root
         self.graph: Graph = store.graph
         self.idents = store.idents
+        self.ident_shape = store.ident_shape
+        self.reparsed = reparsed
+        """Paths read again by this open because their content is new to the cache."""
 
     @classmethod
     def open(cls, root: Path, progress: Progress | None = None, workers: int | None = None) -> RepoIndex:
         root = root.resolve()
         store = store_io.load(root)
-        files = scan(root, store.files)
-        pending = sorted(path for path, state in files.items() if state.key not in store.tags)
-        reparsed = _fill(root, store, files, pending, progress, workers)
-        changed = bool(pending) or files.keys() != store.files.keys() or store.graph is None or any(
-            store.files[p].key != s.key for p, s in files.items()
-        )
-        store.files = files
-        if changed:
-            live = {state.key for state in files.values()}
-            store.tags = {key: value for key, value in store.tags.items() if key in live}
-            store.graph = _build_graph(files, store.tags)
-            store_io.save(root, store)
-        elif any(store.files[p] is not s for p, s in files.items()):
-            store_io.save(root, store)  # only stat data moved (a touched file): keep the next scan cheap
-        return cls(root, store, reparsed)
+        before = store.files
+        files, stamps = scan(root, before, store.stamps)
+        changed = [path for path, state in files.items() if (before.get(path) or _NO_STATE).key != state.key]
+        old = store.graph
+        if old is not None and not changed and len(files) == len(before):
+            if stamps != store.stamps or any(before[path] != state for path, state in files.items()):
+                store.files, store.stamps = files, stamps
+                store_io.save(root, store)  # a touched file: saving its new stat spares hashing it next time
+            return cls(root, store, [])
+        known = {key: number for number, key in enumerate(old.keys)} if old is not None else {}
+        pending = sorted(path for path in changed if files[path].key not in known and files[path].key not in store.kinds)
+        parsed = _fill(root, store, files, pending, progress, workers)
+        store.files, store.stamps = files, stamps
+        store.graph = _build_graph(files, store.kinds, old, known, parsed)
+        live = {state.key for state in files.values()}
+        store.kinds = {key: kind for key, kind in store.kinds.items() if key in live}
+        store_io.save(root, store)
+        return cls(root, store, pending)
 
 
-def _fill(root: Path, store: Store, files: dict[str, FileState], pending: list[str], progress: Progress | None, workers: int | None) -> list[str]:
-    """Classifies and parses the files whose content key is new; returns the paths that were read again."""
-    jobs: dict[str, list[str]] = {}
+def _fill(root: Path, store: Store, files: dict[str, FileState], pending: list[str], progress: Progress | None, workers: int | None) -> dict[str, Tags]:
+    """Classifies the files whose content key is new and parses those with a grammar."""
+    jobs: dict[str, str] = {}  # content key -> one path with that content
+    unknown: dict[str, str] = {}  # files without a grammar: text or binary, to be told by their first bytes
     for path in pending:
         key = files[path].key
-        if key in jobs:
-            jobs[key].append(path)
+        if key in jobs or key in unknown or key in store.kinds:
             continue
-        if key in store.tags:
-            continue
-        language = language_for(path)
         if looks_binary(path):
-            store.tags[key] = BINARY
-        elif language is None or key.startswith("stat:"):
-            store.tags[key] = _text_or_binary(root / path)
+            store.kinds[key] = BINARY
+        elif language_for(path) is None or key.startswith("stat:"):
+            unknown[key] = path
         else:
-            jobs[key] = [path]
+            jobs[key] = path
+
+    def classify() -> None:
+        for key, path in unknown.items():
+            store.kinds[key] = _text_or_binary(root / path)
+
     keys = list(jobs)
-    batch = [(str(root / jobs[key][0]), language_for(jobs[key][0]) or "") for key in keys]
-    results = _parse_all(batch, progress, workers)
+    total, classified = len(pending), len(pending) - len(jobs)  # copies of one content are parsed once
+
+    def report(parsed_so_far: int) -> None:
+        if progress is not None and total:
+            progress(classified + parsed_so_far, total)
+
+    report(0)
+    results = _parse_all([(str(root / jobs[key]), language_for(jobs[key]) or "") for key in keys], report, workers, classify)
     index = {name: i for i, name in enumerate(store.idents)}
+    parsed: dict[str, Tags] = {}
     for key, result in zip(keys, results, strict=True):
-        store.tags[key] = _intern(result, store.idents, index) if result is not None else PATH_ONLY
-    return pending
+        if result is None:  # unreadable, binary despite its name, minified or huge
+            store.kinds[key] = _text_or_binary(root / jobs[key])
+        else:
+            parsed[key] = _intern(result, store, index)
+    return parsed
 
 
 def _text_or_binary(path: Path) -> str:
@@ -135,38 +164,39 @@ def _text_or_binary(path: Path) -> str:
     return BINARY if b"\x00" in head else PATH_ONLY
 
 
-def _parse_all(batch: list[tuple[str, str]], progress: Progress | None, workers: int | None) -> list[FileTags | None]:
+def _parse_all(batch: list[tuple[str, str]], report: Callable[[int], None], workers: int | None, meanwhile: Callable[[], None]) -> list[FileTags | None]:
+    """Tags for each (path, language), in order; `report` gets the number of files done so far.
+    `meanwhile` runs in this process while the workers parse."""
     total = len(batch)
-    if progress and total:
-        progress(0, total)
     workers = workers or os.cpu_count() or 1
     if workers == 1 or total < PARALLEL_MIN_FILES:
+        meanwhile()
         results = []
         for start in range(0, total, BATCH_SIZE):
             results.extend(extract_batch(batch[start : start + BATCH_SIZE]))
-            if progress:
-                progress(len(results), total)
+            report(len(results))
         return results
     chunks = [batch[start : start + BATCH_SIZE] for start in range(0, total, BATCH_SIZE)]
-    out: list[list[FileTags | None] | None] = [None] * len(chunks)
+    out: list[list[FileTags | None]] = [[] for _ in chunks]
     done = 0
     with ProcessPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
         futures = {pool.submit(extract_batch, chunk): i for i, chunk in enumerate(chunks)}
+        meanwhile()
         for future in as_completed(futures):
             i = futures[future]
             out[i] = future.result()
             done += len(chunks[i])
-            if progress:
-                progress(done, total)
-    return [tags for chunk_result in out for tags in (chunk_result or [])]
+            report(done)
+    return [tags for chunk_result in out for tags in chunk_result]
 
 
-def _intern(tags: FileTags, idents: list[str], index: dict[str, int]) -> Tags:
+def _intern(tags: FileTags, store: Store, index: dict[str, int]) -> Tags:
     def ident_id(name: str) -> int:
         found = index.get(name)
         if found is None:
-            found = index[name] = len(idents)
-            idents.append(name)
+            found = index[name] = len(store.idents)
+            store.idents.append(name)
+            store.ident_shape.append(_shape_weight(name))
         return found
 
     defs = tags.definitions
@@ -178,41 +208,88 @@ def _intern(tags: FileTags, idents: list[str], index: dict[str, int]) -> Tags:
     )
 
 
-def _build_graph(files: dict[str, FileState], tags: dict[str, Tags | str]) -> Graph:
-    paths = sorted(path for path, state in files.items() if tags.get(state.key, BINARY) != BINARY)
+def _shape_weight(name: str) -> float:
+    """Private names say little about structure; long specific names (snake_case, camelCase) say much."""
+    if name.startswith("_"):
+        return 0.1
+    if len(name) >= 8 and ("_" in name or (name.lower() != name and name.upper() != name)):
+        return 10.0
+    return 1.0
+
+
+def _build_graph(files: dict[str, FileState], kinds: dict[str, str], old: Graph | None, known: dict[str, int], parsed: dict[str, Tags]) -> Graph:
+    """The graph of the current files: unchanged files' rows are gathered from the old graph in bulk."""
+    paths = sorted(path for path, state in files.items() if kinds.get(state.key) != BINARY)
+    keys = [files[path].key for path in paths]
+    source = np.full(len(paths), -1, dtype=np.int64)  # old file number whose rows a file reuses
+    fresh: list[tuple[int, Tags]] = []
+    for number, key in enumerate(keys):
+        if key in parsed:
+            fresh.append((number, parsed[key]))
+        elif old is not None and key in known:
+            source[number] = known[key]
+    copied = np.flatnonzero(source >= 0)
+    empty_i, empty_f = np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
+    if old is not None and len(copied):
+        ref_rows, ref_sizes = _rows(old.ref_offsets, source[copied])
+        def_rows, def_sizes = _rows(old.def_offsets, source[copied])
+        old_parent = old.def_parent[def_rows]
+        old_local = np.where(old_parent >= 0, old_parent - old.def_offsets[old.def_file[def_rows]], -1)
+        ref_parts = [(np.repeat(copied, ref_sizes), old.ref_ident[ref_rows], old.ref_count[ref_rows])]
+        def_parts = [(np.repeat(copied, def_sizes), old.def_ident[def_rows], old.def_line[def_rows], old.def_signature_end[def_rows], old_local)]
+    else:
+        ref_parts, def_parts = [], []
+    for number, tags in fresh:
+        ref_parts.append((np.full(len(tags.ref_ident), number), tags.ref_ident, tags.ref_count))
+        rows = tags.def_rows
+        def_parts.append((np.full(len(tags.def_ident), number), tags.def_ident, rows[:, 0], rows[:, 1], rows[:, 2]))
+    ref_columns = _grouped(ref_parts, (np.int32, np.int32, np.float32), (empty_i, empty_i, empty_f))
+    def_columns = _grouped(def_parts, (np.int32,) * 5, (empty_i,) * 5)
+    ref_file, def_file = ref_columns[0], def_columns[0]
+    ref_offsets = np.concatenate([[0], np.cumsum(np.bincount(ref_file, minlength=len(paths)))]).astype(np.int64)
+    def_offsets = np.concatenate([[0], np.cumsum(np.bincount(def_file, minlength=len(paths)))]).astype(np.int64)
     has_tags = np.zeros(len(paths), dtype=bool)
-    refs_f, refs_i, refs_c, defs_f, defs_i, defs_rows, parent_offsets = [], [], [], [], [], [], []
-    offset = 0
-    for number, path in enumerate(paths):
-        entry = tags[files[path].key]
-        if not isinstance(entry, Tags):
-            continue
-        has_tags[number] = True
-        refs_f.append(np.full(len(entry.ref_ident), number, dtype=np.int32))
-        refs_i.append(entry.ref_ident)
-        refs_c.append(entry.ref_count)
-        count = len(entry.def_ident)
-        defs_f.append(np.full(count, number, dtype=np.int32))
-        defs_i.append(entry.def_ident)
-        defs_rows.append(entry.def_rows)
-        parent_offsets.append(np.full(count, offset, dtype=np.int32))
-        offset += count
-
-    def cat(parts: list[np.ndarray], dtype) -> np.ndarray:
-        return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
-
-    rows = np.concatenate(defs_rows) if defs_rows else np.zeros((0, 3), dtype=np.int32)
-    local_parent = rows[:, 2]
-    parent = np.where(local_parent >= 0, local_parent + cat(parent_offsets, np.int32), -1).astype(np.int32)
+    has_tags[copied] = True
+    has_tags[[number for number, _ in fresh]] = True
+    local_parent = def_columns[4]
     return Graph(
         paths=paths,
+        keys=keys,
         has_tags=has_tags,
-        ref_file=cat(refs_f, np.int32),
-        ref_ident=cat(refs_i, np.int32),
-        ref_count=cat(refs_c, np.float32),
-        def_file=cat(defs_f, np.int32),
-        def_ident=cat(defs_i, np.int32),
-        def_line=rows[:, 0].copy(),
-        def_signature_end=rows[:, 1].copy(),
-        def_parent=parent,
+        ref_offsets=ref_offsets,
+        ref_file=ref_file,
+        ref_ident=ref_columns[1],
+        ref_count=ref_columns[2],
+        def_offsets=def_offsets,
+        def_file=def_file,
+        def_ident=def_columns[1],
+        def_line=def_columns[2],
+        def_signature_end=def_columns[3],
+        def_parent=np.where(local_parent >= 0, local_parent + def_offsets[def_file], -1).astype(np.int32),
+        stems=_stems(paths),
     )
+
+
+def _rows(offsets: np.ndarray, files: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices of the given files' groups, concatenated in order, and each group's size."""
+    starts, sizes = offsets[files], offsets[files + 1] - offsets[files]
+    total = int(sizes.sum())
+    group_start = np.repeat(np.cumsum(sizes) - sizes, sizes)
+    return np.arange(total, dtype=np.int64) - group_start + np.repeat(starts, sizes), sizes
+
+
+def _grouped(parts: list[tuple[np.ndarray, ...]], dtypes: tuple, empty: tuple) -> list[np.ndarray]:
+    """Columns concatenated and stably ordered by their first column (the file number)."""
+    if not parts:
+        return list(empty)
+    columns = [np.concatenate([part[i] for part in parts]).astype(dtype, copy=False) for i, dtype in enumerate(dtypes)]
+    order = np.argsort(columns[0], kind="stable")
+    return [column[order] for column in columns]
+
+
+def _stems(paths: list[str]) -> dict[str, list[int]]:
+    stems: dict[str, list[int]] = {}
+    for number, path in enumerate(paths):
+        name = path.rpartition("/")[2]
+        stems.setdefault(name.split(".", 1)[0] if not name.startswith(".") else name, []).append(number)
+    return stems

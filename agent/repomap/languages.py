@@ -56,11 +56,18 @@ def looks_binary(path: str) -> bool:
 
 
 @cache
-def parser_and_query(language: str) -> tuple[Parser, Query]:
-    """A parser and the compiled tag query for `language`; built once per process."""
+def parser_and_query(language: str) -> tuple[Parser, Query, int]:
+    """A parser, the tag query and how many of its patterns (the first ones) are definitions; once per process.
+
+    Query files hold one pattern per line, and a pattern's capture names say whether it tags a
+    definition or a reference. Ordering definitions first lets one pass over the tree serve both.
+    """
     module_name, function, stem = _GRAMMARS[language]
     grammar = Language(getattr(import_module(module_name), function)())
-    return Parser(grammar), Query(grammar, query_text(stem))
+    lines = [line for line in query_text(stem).splitlines() if line.strip() and not line.lstrip().startswith(";")]
+    definitions = [line for line in lines if "@name.definition." in line]
+    references = [line for line in lines if "@name.reference." in line]
+    return Parser(grammar), Query(grammar, "\n".join(definitions + references)), len(definitions)
 
 
 def query_text(stem: str) -> str:

@@ -15,8 +15,9 @@ import numpy as np
 from loopwright.repomap.index import Graph
 
 DAMPING = 0.85
-TOLERANCE = 1e-7
-MAX_ITERATIONS = 60
+TOLERANCE = 1e-5
+"""L1 change between iterations; finer than this does not reorder the top of the map."""
+MAX_ITERATIONS = 30
 FILE_RANK_SHARE = 0.3
 """How much of a file's own rank is spread over its definitions, so unreferenced ones still order sensibly."""
 
@@ -33,14 +34,18 @@ class Ranking:
     mentioned_idents: frozenset[int]
 
 
-def rank(graph: Graph, idents: list[str], query: str) -> Ranking:
+def rank(graph: Graph, idents: list[str], ident_shape: list[float], query: str) -> Ranking:
+    """`ident_shape[i]` is identifier i's query-independent weight (see index._shape_weight)."""
     n_files, n_idents = len(graph.paths), len(idents)
     ndefs = np.bincount(graph.def_ident, minlength=n_idents).astype(np.float64)
-    files = _mentioned_files(graph.paths, query)
-    words = set(_WORD.findall(query))
-    mentioned = [i for i in (_ident_ids(idents).get(w) for w in words) if i is not None and ndefs[i] > 0]
-    personal = _personalization(graph, n_files, files, mentioned, ndefs)
-    weight = _ident_weights(idents, ndefs, mentioned)
+    files = _mentioned_files(graph.paths, graph.stems, query)
+    ids = {name: i for i, name in enumerate(idents)}
+    mentioned = sorted(i for i in (ids.get(w) for w in set(_WORD.findall(query)) if len(w) >= 3) if i is not None and ndefs[i] > 0)
+    emphasis = np.ones(n_idents)
+    for i in mentioned:
+        emphasis[i] = _emphasis(idents[i])
+    personal = _personalization(graph, n_files, files, mentioned, ndefs, emphasis)
+    weight = _ident_weights(np.asarray(ident_shape, dtype=np.float64), ndefs) * emphasis
     value = np.sqrt(graph.ref_count.astype(np.float64)) * weight[graph.ref_ident]
     x, inflow = _pagerank(graph, n_files, n_idents, value, ndefs, personal)
 
@@ -48,47 +53,37 @@ def rank(graph: Graph, idents: list[str], query: str) -> Ranking:
     share = np.divide(x[graph.def_file], file_mass[graph.def_ident], out=np.zeros(len(graph.def_file)), where=file_mass[graph.def_ident] > 0)
     defs_per_file = np.bincount(graph.def_file, minlength=n_files).astype(np.float64)
     own = FILE_RANK_SHARE * x[graph.def_file] / np.maximum(defs_per_file[graph.def_file], 1.0)
-    def_score = inflow[graph.def_ident] * share + own
-    if mentioned:
-        boost = np.zeros(n_idents, dtype=bool)
-        boost[mentioned] = True
-        def_score = np.where(boost[graph.def_ident], def_score * 10.0, def_score)
+    def_score = (inflow[graph.def_ident] * share + own) * emphasis[graph.def_ident]
 
     path_only = np.flatnonzero(~graph.has_tags)
     scores = np.concatenate([def_score, FILE_RANK_SHARE * x[path_only]])
-    ids = np.concatenate([np.arange(len(def_score)), -1 - path_only])
+    item_ids = np.concatenate([np.arange(len(def_score)), -1 - path_only])
     tie_file = np.concatenate([graph.def_file, path_only])
     tie_line = np.concatenate([graph.def_line, np.zeros(len(path_only), dtype=np.int32)])
     order = np.lexsort((tie_line, tie_file, -scores))
-    return Ranking(ids[order], x, frozenset(files), frozenset(mentioned))
+    return Ranking(item_ids[order], x, frozenset(files), frozenset(mentioned))
 
 
-def _ident_ids(idents: list[str]) -> dict[str, int]:
-    return {name: i for i, name in enumerate(idents)}
+def _emphasis(name: str) -> float:
+    """How much a mention counts: a code-shaped name is deliberate, a plain lowercase word (`filter`) may be prose."""
+    return 10.0 if (name.lower() != name or "_" in name.strip("_") or len(name) >= 12) else 2.0
 
 
-def _ident_weights(idents: list[str], ndefs: np.ndarray, mentioned: list[int]) -> np.ndarray:
-    """Names defined everywhere (`get`, `__init__`) say little; long specific names and mentioned ones say much."""
-    weight = np.where(ndefs > 5, 0.1, 1.0)
+def _ident_weights(shape: np.ndarray, ndefs: np.ndarray) -> np.ndarray:
+    """Names defined everywhere (`get`, `__init__`) say little; specific names say much."""
+    weight = np.where(ndefs > 5, 0.1, 1.0) * shape
     weight[ndefs == 0] = 0.0  # references to names defined outside the tree lead nowhere
-    for i in np.flatnonzero(ndefs > 0):
-        name = idents[i]
-        if name.startswith("_"):
-            weight[i] *= 0.1
-        elif len(name) >= 8 and ("_" in name or (name.lower() != name and name.upper() != name)):
-            weight[i] *= 10.0
-    if mentioned:
-        weight[mentioned] *= 10.0
     return weight
 
 
-def _personalization(graph: Graph, n_files: int, files: set[int], mentioned: list[int], ndefs: np.ndarray) -> np.ndarray:
+def _personalization(graph: Graph, n_files: int, files: set[int], mentioned: list[int], ndefs: np.ndarray, emphasis: np.ndarray) -> np.ndarray:
     personal = np.zeros(n_files)
     for number in files:
         personal[number] += 1.0
     if mentioned:
         pick = np.isin(graph.def_ident, mentioned)
-        np.add.at(personal, graph.def_file[pick], 1.0 / ndefs[graph.def_ident[pick]])
+        chosen = graph.def_ident[pick]
+        np.add.at(personal, graph.def_file[pick], emphasis[chosen] / 10.0 / ndefs[chosen])
     total = personal.sum()
     if total <= 0:
         return np.full(n_files, 1.0 / max(n_files, 1))
@@ -97,13 +92,15 @@ def _personalization(graph: Graph, n_files: int, files: set[int], mentioned: lis
 
 def _pagerank(graph: Graph, n_files: int, n_idents: int, value: np.ndarray, ndefs: np.ndarray, personal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """File ranks, and the total rank that flowed into each identifier (later shared by its definitions)."""
-    out = np.bincount(graph.ref_file, weights=value * ndefs[graph.ref_ident], minlength=n_files)
-    coefficient = np.divide(value, out[graph.ref_file], out=np.zeros_like(value), where=out[graph.ref_file] > 0)
+    live = value > 0  # references to names defined nowhere in the tree carry no rank: drop them up front
+    ref_file, ref_ident, value = graph.ref_file[live], graph.ref_ident[live], value[live]
+    out = np.bincount(ref_file, weights=value * ndefs[ref_ident], minlength=n_files)
+    coefficient = value / out[ref_file]
     dangling = out <= 0
     x = personal.copy()
     per_def = np.zeros(n_idents)
     for _ in range(MAX_ITERATIONS):
-        per_def = np.bincount(graph.ref_ident, weights=x[graph.ref_file] * coefficient, minlength=n_idents)
+        per_def = np.bincount(ref_ident, weights=x[ref_file] * coefficient, minlength=n_idents)
         spread = np.bincount(graph.def_file, weights=per_def[graph.def_ident], minlength=n_files)
         following = DAMPING * (spread + x[dangling].sum() * personal) + (1.0 - DAMPING) * personal
         converged = np.abs(following - x).sum() < TOLERANCE
@@ -113,12 +110,8 @@ def _pagerank(graph: Graph, n_files: int, n_idents: int, value: np.ndarray, ndef
     return x, per_def * ndefs
 
 
-def _mentioned_files(paths: list[str], query: str) -> set[int]:
+def _mentioned_files(paths: list[str], by_stem: dict[str, list[int]], query: str) -> set[int]:
     """Files named in the query by path, by path suffix, by dotted module name, or by their bare stem."""
-    by_stem: dict[str, list[int]] = {}
-    for number, path in enumerate(paths):
-        name = path.rsplit("/", 1)[-1]
-        by_stem.setdefault(name.split(".", 1)[0] if not name.startswith(".") else name, []).append(number)
     found: set[int] = set()
     words = set(_WORD.findall(query))
     for token in set(_PATHLIKE.findall(query.replace("\\", "/"))):

@@ -17,7 +17,8 @@ from loopwright.repomap.languages import queries_fingerprint
 if TYPE_CHECKING:
     from loopwright.repomap.index import Store
 
-FORMAT = 1
+FORMAT = 2
+"""Bumped whenever the pickled classes change shape."""
 CACHE_DIR = Path(".loopwright") / "repomap"
 CACHE_FILE = "index.pkl"
 

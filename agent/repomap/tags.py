@@ -15,6 +15,7 @@ from loopwright.repomap.languages import parser_and_query
 MAX_PARSE_BYTES = 1_000_000
 """Larger files (generated code, bundles) are shown by path only: parsing them costs more than they tell."""
 MAX_SIGNATURE_LINES = 6
+MINIFIED_LINE_CHARS = 400
 
 
 @dataclass(frozen=True)
@@ -38,35 +39,31 @@ class FileTags:
 
 def extract(data: bytes, language: str) -> FileTags:
     """Tags of one file's bytes. Syntax errors are tolerated: tree-sitter recovers and we keep what it found."""
-    parser, query = parser_and_query(language)
-    tree = parser.parse(data)
+    parser, query, definition_patterns = parser_and_query(language)
+    root = parser.parse(data).root_node
     found: list[tuple[int, int, int, str, str]] = []  # (start, end, signature_end, kind, name)
-    references: Counter[str] = Counter()
     seen: set[tuple[int, str]] = set()
-    for _, captures in QueryCursor(query).matches(tree.root_node):
+    counts: Counter[bytes] = Counter()
+    for pattern, captures in QueryCursor(query).matches(root):
+        if pattern >= definition_patterns:
+            for nodes in captures.values():
+                counts.update(node.text or b"" for node in nodes)
+            continue
         for capture, nodes in captures.items():
             if not capture.startswith("name."):
                 continue
-            role, kind = capture[5:].split(".", 1) if capture.count(".") >= 2 else (capture[5:], "name")
+            kind = capture[len("name.definition.") :]
+            outer = captures.get(f"definition.{kind}", nodes)[0]
             for node in nodes:
-                name = _text(data, node)
-                if not name:
-                    continue
-                if role == "reference":
-                    references[name] += 1
-                    continue
-                outer = captures.get(f"definition.{kind}", [node])[0]
+                name = (node.text or b"").decode("utf-8", errors="replace").strip()
                 start = outer.start_point.row
-                if (start, name) in seen:
+                if not name or (start, name) in seen:
                     continue
                 seen.add((start, name))
                 found.append((start, outer.end_point.row, _signature_end(outer), kind, name))
     found.sort(key=lambda d: (d[0], -d[1]))
-    return FileTags(definitions=_with_parents(found), references=dict(references))
-
-
-def _text(data: bytes, node) -> str:
-    return data[node.start_byte : node.end_byte].decode("utf-8", errors="replace").strip()
+    references = {raw.decode("utf-8", errors="replace"): n for raw, n in counts.items() if raw}
+    return FileTags(definitions=_with_parents(found), references=references)
 
 
 def _signature_end(node) -> int:
@@ -100,12 +97,17 @@ def extract_file(path: str, language: str) -> FileTags | None:
             data = handle.read(MAX_PARSE_BYTES + 1)
     except OSError:
         return None
-    if len(data) > MAX_PARSE_BYTES or b"\x00" in data[:8192]:
+    if len(data) > MAX_PARSE_BYTES or b"\x00" in data[:8192] or _minified(data):
         return None
     try:
         return extract(data, language)
     except (ValueError, RuntimeError, RecursionError):
         return None
+
+
+def _minified(data: bytes) -> bool:
+    """Bundled or minified code: a few enormous lines whose "signatures" would swamp the map."""
+    return len(data) > 20_000 and len(data) / (data.count(b"\n") + 1) > MINIFIED_LINE_CHARS
 
 
 def extract_batch(batch: list[tuple[str, str]]) -> list[FileTags | None]:
