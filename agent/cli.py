@@ -29,9 +29,12 @@ app.add_typer(sandbox_app, name="sandbox")
 init_app = typer.Typer(help="Set up editor integrations.", no_args_is_help=True)
 app.add_typer(init_app, name="init")
 
-from loopwright.github.cli import app as github_app  # noqa: E402 - registered right below the app it joins
+from loopwright.github.cli import app as github_app
+from loopwright.models.cli import models_command, serve_command  # noqa: E402 - registered right below the app it joins
 
 app.add_typer(github_app, name="github")
+app.command("serve")(serve_command)
+app.command("models")(models_command)
 
 out = Console()
 err = Console(stderr=True)

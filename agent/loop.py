@@ -21,6 +21,7 @@ from loopwright.hooks import Hooks
 from loopwright.config import Limits
 from loopwright.messages import Message, ToolCall, ToolSpec, Usage
 from loopwright.model import Model, ModelError
+from loopwright.models.context import fit_to_window
 from loopwright.prompting import render
 from loopwright.sandboxes.base import SandboxError
 from loopwright.tools.base import Tool, ToolContext, ToolFailure, ToolOutput, schema_of
@@ -138,17 +139,18 @@ class Agent:
         started = time.time()
         clock = time.monotonic()
         try:
+            compacted = self._fit_context()
             response = self.model.complete(self.messages, self.specs)
         except ModelError as exc:
             raise ModelFailed(str(exc)) from None
-        record = StepRecord(step=self.steps, started_at=started, model_duration_s=elapsed(clock), usage=response.usage)
+        record = StepRecord(step=self.steps, started_at=started, model_duration_s=elapsed(clock), usage=response.usage, note=compacted)
         self.usage += response.usage
         self.messages.append(response.message)
         record.assistant_text = response.message.content
         self.hooks.on_assistant(response.message)
 
         if self.replies_end_turn and not response.format_error and not response.message.tool_calls:
-            record.note = "answer"
+            record.note = "; ".join(filter(None, [record.note, "answer"]))
         elif response.format_error or not response.message.tool_calls:
             self._complain_no_call(response.format_error, record)
         else:
@@ -213,6 +215,8 @@ class Agent:
             output = tool.run(args, self.ctx)
         except SandboxError as exc:
             raise SandboxFailed(str(exc)) from None
+        except ToolFailure:
+            raise
         except (OSError, UnicodeError) as exc:
             raise ToolFailure(f"{type(exc).__name__}: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - a broken tool must not end the session; the model and trajectory see it
@@ -224,6 +228,20 @@ class Agent:
             note = render("edited_call.j2", arguments=args.model_dump_json())
             output = replace(output, text=f"{note}\n{output.text}")
         return output
+
+    def _fit_context(self) -> str:
+        """Compact the middle of the conversation when it would overflow the model's window.
+
+        The only place earlier turns are rewritten: otherwise messages only grow at the end, so server-side
+        prefix caches keep hitting. Returns the note for the trajectory, or "" when nothing changed."""
+        window = getattr(self.model, "context_window", None)
+        if not window:
+            return ""
+        compaction = fit_to_window(self.messages, window=window, tools=self.specs)
+        if compaction is None:
+            return ""
+        self.messages = list(compaction.messages)
+        return compaction.note
 
     def _invalid(self, call: ToolCall, error: str, hint: str) -> ToolOutput:
         return ToolOutput(text=render("tool_error.j2", tool=call.name, error=error, hint=hint), is_error=True, data={"invalid": True})
@@ -241,7 +259,7 @@ class Agent:
         self.consecutive_errors += 1
         text = render("no_tool_call.j2", detail=format_error or "", tools=list(self.tools))
         self.messages.append(Message.user(text))
-        record.note = "no tool call" + (f": {format_error}" if format_error else "")
+        record.note = "; ".join(filter(None, [record.note, "no tool call" + (f": {format_error}" if format_error else "")]))
 
     # -- budgets and the end ---------------------------------------------------------------------
 

@@ -135,3 +135,18 @@ def test_wall_clock_budget_ends_the_run(repo):
     outcome, _ = run(repo, [call("run_shell", command="sleep 1.2")] * 5, max_seconds=1.0)
     assert outcome.result.reason == "time_limit"
     assert outcome.result.steps == 1
+
+
+def test_conversation_is_compacted_to_fit_the_window_and_the_trajectory_says_so(repo):
+    (repo / "big.py").write_text("".join(f"value_{n} = {n}  # some padding to make the line longer\n" for n in range(400)))
+    turns = [call("read_file", path="big.py", end_line=100)] * 6 + [call("submit", summary="read it")]
+    model = ScriptedModel(turns, context_window=9000)
+    with LocalSandbox(repo) as box:
+        outcome = run_task("read big.py", repo, RunConfig(), model, sandbox=box)
+    assert outcome.result.reason == "submitted"
+    last = model.seen[-1]
+    assert last[0].role == "system" and last[1].content.startswith("Task:")
+    assert any(m.content.startswith("[context compacted:") for m in last)
+    assert len(last) < len(model.seen[-2]) + 2
+    notes = [s["note"] for s in json.loads(outcome.trajectory.read_text())["steps"]]
+    assert any(note.startswith("context compacted") for note in notes)

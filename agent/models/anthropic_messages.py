@@ -13,6 +13,7 @@ import anthropic
 from loopwright.messages import Message, ModelResponse, ToolCall, ToolSpec, Usage
 from loopwright.model import TextHook
 from loopwright.models.openai_chat import one_line
+from loopwright.models.context import context_window as window_for
 from loopwright.models.pricing import PriceTable
 from loopwright.models.retry import RetryPolicy, StatusError, call_with_retries, parse_retry_after
 
@@ -35,6 +36,7 @@ class AnthropicModel:
         temperature: float | None = None,
         prompt_caching: bool = True,
         prices: PriceTable | None = None,
+        context_window: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.model = model
@@ -45,14 +47,19 @@ class AnthropicModel:
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.prompt_caching = prompt_caching
+        self.context_window = context_window or window_for(self.name)
+        """Prompt tokens the model accepts; the loop compacts before it is reached (see models.context)."""
         self.prices = prices or PriceTable()
         self._sleep = sleep
         self._ids = itertools.count(1)
-        self._client = anthropic.Anthropic(api_key=api_key or "none", base_url=self.base_url, timeout=timeout, max_retries=0)
+        self._answered = False
+        self._client = anthropic.Anthropic(
+            api_key=api_key or "none", base_url=self.base_url, timeout=timeout, max_retries=0
+        )
 
     def complete(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> ModelResponse:
         payload = self._payload(messages, tools)
-        return call_with_retries(lambda: self._once(payload), self.retry, what=self.name, sleep=self._sleep)
+        return call_with_retries(lambda: self._once(payload), self.retry, sleep=self._sleep)
 
     # -- request ----------------------------------------------------------------------------------------------------
 
@@ -83,11 +90,16 @@ class AnthropicModel:
         for message in messages:
             if message.role == "tool":
                 role = "user"
-                blocks = [{"type": "tool_result", "tool_use_id": message.tool_call_id or "", "content": message.content}]
+                blocks = [
+                    {"type": "tool_result", "tool_use_id": message.tool_call_id or "", "content": message.content}
+                ]
             elif message.role == "assistant":
                 role = "assistant"
                 blocks = [{"type": "text", "text": message.content}] if message.content else []
-                blocks += [{"type": "tool_use", "id": c.id, "name": c.name, "input": _input(c.arguments)} for c in message.tool_calls]
+                blocks += [
+                    {"type": "tool_use", "id": c.id, "name": c.name, "input": _input(c.arguments)}
+                    for c in message.tool_calls
+                ]
             else:
                 role = "user"
                 blocks = [{"type": "text", "text": message.content or "(empty)"}]
@@ -100,16 +112,24 @@ class AnthropicModel:
     def _once(self, payload: dict[str, Any]) -> ModelResponse:
         try:
             if self.on_text is None:
-                return self._from_message(self._client.messages.create(**payload))
-            return self._from_events(self._client.messages.create(**payload, stream=True))
+                response = self._from_message(self._client.messages.create(**payload))
+            else:
+                response = self._from_events(self._client.messages.create(**payload, stream=True))
+            self._answered = True
+            return response
         except anthropic.APITimeoutError:
-            raise StatusError(f"no answer from {self.base_url} within the timeout") from None
+            raise StatusError(f"{self.name}: no answer from {self.base_url} within the timeout") from None
         except anthropic.APIConnectionError as error:
-            raise StatusError(f"cannot reach {self.base_url}: {one_line(error.__cause__ or error)}") from None
+            # A server that has never answered is a wrong address, not a restart: say so at once.
+            reason = one_line(error.__cause__ or error)
+            raise StatusError(
+                f"{self.name}: cannot reach {self.base_url}: {reason}", transient=self._answered
+            ) from None
         except anthropic.APIStatusError as error:
+            self._answered = True
             raise self._status_error(error) from None
         except anthropic.APIError as error:
-            raise StatusError(f"{self.base_url} broke off the answer: {one_line(error)}") from None
+            raise StatusError(f"{self.name}: {self.base_url} broke off the answer: {one_line(error)}") from None
 
     def _status_error(self, error: anthropic.APIStatusError) -> StatusError:
         status = error.status_code
@@ -144,7 +164,13 @@ class AnthropicModel:
                 usage.update(_usage_dict(event.message.usage))
             elif event.type == "content_block_start":
                 block = event.content_block
-                blocks[event.index] = {"type": block.type, "text": "", "json": "", "id": getattr(block, "id", ""), "name": getattr(block, "name", "")}
+                blocks[event.index] = {
+                    "type": block.type,
+                    "text": "",
+                    "json": "",
+                    "id": getattr(block, "id", ""),
+                    "name": getattr(block, "name", ""),
+                }
             elif event.type == "content_block_delta":
                 slot = blocks.setdefault(event.index, {"type": "text", "text": "", "json": "", "id": "", "name": ""})
                 if event.delta.type == "text_delta":
@@ -156,7 +182,7 @@ class AnthropicModel:
             elif event.type == "message_delta" and event.usage is not None:
                 usage.update({k: v for k, v in _usage_dict(event.usage).items() if v})
         if not blocks and not usage:
-            raise StatusError(f"{self.base_url} sent an empty stream")
+            raise StatusError(f"{self.name}: {self.base_url} sent an empty stream")
         text = "".join(b["text"] for _, b in sorted(blocks.items()) if b["type"] == "text")
         calls = [
             ToolCall(id=b["id"] or f"toolu_{next(self._ids)}", name=b["name"], arguments=b["json"] or "{}")
@@ -169,7 +195,14 @@ class AnthropicModel:
         read, write = usage.get("cache_read_input_tokens", 0), usage.get("cache_creation_input_tokens", 0)
         prompt = usage.get("input_tokens", 0) + read + write
         output = usage.get("output_tokens", 0)
-        cost = self.prices.cost("anthropic", self.model, input_tokens=prompt, output_tokens=output, cached_tokens=read, cache_write_tokens=write)
+        cost = self.prices.cost(
+            "anthropic",
+            self.model,
+            input_tokens=prompt,
+            output_tokens=output,
+            cached_tokens=read,
+            cache_write_tokens=write,
+        )
         return ModelResponse(
             message=Message(role="assistant", content=text, tool_calls=tuple(calls)),
             usage=Usage(input_tokens=prompt, output_tokens=output, cached_tokens=read, cost_usd=cost),

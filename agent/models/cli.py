@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import importlib.util
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -36,21 +38,39 @@ def _fail(error: ModelError) -> typer.Exit:
 
 @app.command("serve")
 def serve_command(
-    engine: Annotated[Engine, typer.Option(help="llama-cpp (CPU or GPU, GGUF) or vllm (GPU server).")] = Engine.llama_cpp,
-    model: Annotated[str | None, typer.Option(help="GGUF path or installed model (llama-cpp); model id or path (vllm).")] = None,
+    engine: Annotated[
+        Engine, typer.Option(help="llama-cpp (CPU or GPU, GGUF) or vllm (GPU server).")
+    ] = Engine.llama_cpp,
+    model: Annotated[
+        str | None, typer.Option(help="GGUF path or installed model (llama-cpp); model id or path (vllm).")
+    ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = DEFAULT_HOST,
     port: Annotated[int, typer.Option(help="Port to listen on.")] = DEFAULT_PORT,
     n_ctx: Annotated[int, typer.Option(help="llama-cpp: context window in tokens.")] = 8192,
     n_gpu_layers: Annotated[int, typer.Option(help="llama-cpp: layers on the GPU (-1: all).")] = 0,
     tensor_parallel_size: Annotated[int, typer.Option(help="vllm: GPUs to split the model over.")] = 1,
-    tool_call_parser: Annotated[str, typer.Option(help="vllm: tool-call parser (hermes, qwen3_coder, ...; 'none' for text calls).")] = "hermes",
+    tool_call_parser: Annotated[
+        str, typer.Option(help="vllm: tool-call parser (hermes, qwen3_coder, ...; 'none' for text calls).")
+    ] = "hermes",
     max_model_len: Annotated[int | None, typer.Option(help="vllm: context window in tokens.")] = None,
     served_name: Annotated[str | None, typer.Option(help="vllm: the name clients use for the model.")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the server to answer.")] = 900.0,
 ) -> None:
     """Start a local OpenAI-compatible server, wait until it answers, print the model spec, and serve until Ctrl-C."""
     try:
-        server = _start(engine, model, host, port, n_ctx, n_gpu_layers, tensor_parallel_size, tool_call_parser, max_model_len, served_name, timeout)
+        server = _start(
+            engine,
+            model,
+            host,
+            port,
+            n_ctx,
+            n_gpu_layers,
+            tensor_parallel_size,
+            tool_call_parser,
+            max_model_len,
+            served_name,
+            timeout,
+        )
     except ModelError as error:
         raise _fail(error) from None
     typer.echo(f"serving {server.model} at {server.base_url} (log: {server.log_path})")
@@ -81,6 +101,8 @@ def _start(
         return start_llama_cpp(model, host=host, port=port, n_ctx=n_ctx, n_gpu_layers=n_gpu_layers, timeout=timeout)
     if not model:
         raise ModelError("vllm needs --model (a model id or a local path)")
+    if shutil.which("vllm") is None and importlib.util.find_spec("vllm") is None:
+        raise ModelError("vLLM is not installed here: pip install vllm (on the GPU server)")
     name = served_name or Path(model).name
     parser = None if tool_call_parser == "none" else tool_call_parser
     command = vllm_command(
@@ -93,8 +115,12 @@ def _start(
 
 @app.command("models")
 def models_command(
-    base_url: Annotated[str, typer.Option(help="The server's OpenAI-compatible base URL.")] = base_url_for(DEFAULT_HOST, DEFAULT_PORT),
-    api_key: Annotated[str | None, typer.Option(envvar="LOOPWRIGHT_LOCAL_API_KEY", help="Bearer token, if the server wants one.")] = None,
+    base_url: Annotated[str, typer.Option(help="The server's OpenAI-compatible base URL.")] = base_url_for(
+        DEFAULT_HOST, DEFAULT_PORT
+    ),
+    api_key: Annotated[
+        str | None, typer.Option(envvar="LOOPWRIGHT_LOCAL_API_KEY", help="Bearer token, if the server wants one.")
+    ] = None,
 ) -> None:
     """List the models a server offers, each with the spec to use it."""
     try:

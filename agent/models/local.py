@@ -112,7 +112,9 @@ class LocalModel(ChatCompletionsModel):
         offered = served_models(self.base_url, api_key=self._api_key)
         if self.model not in offered:
             listing = ", ".join(offered) or "nothing"
-            raise ModelError(f"model {self.model!r} is not served at {self.base_url} (it offers: {one_line(listing, 200)})")
+            raise ModelError(
+                f"model {self.model!r} is not served at {self.base_url} (it offers: {one_line(listing, 200)})"
+            )
         self._checked = True
 
     def wire_messages(self, messages: Sequence[Message], tools: Sequence[ToolSpec], mode: str) -> list[dict[str, Any]]:

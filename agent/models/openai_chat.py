@@ -17,9 +17,17 @@ import openai
 
 from loopwright.messages import Message, ModelResponse, ToolCall, ToolSpec, Usage
 from loopwright.model import ModelError, TextHook
+from loopwright.models.context import TokenCounter
+from loopwright.models.context import context_window as window_for
 from loopwright.models.pricing import PriceTable
 from loopwright.models.retry import RetryPolicy, StatusError, call_with_retries, parse_retry_after
-from loopwright.models.textcalls import StreamFilter, parse_text_calls, render_calls, render_result, tool_protocol_prompt
+from loopwright.models.textcalls import (
+    StreamFilter,
+    parse_text_calls,
+    render_calls,
+    render_result,
+    tool_protocol_prompt,
+)
 
 ToolMode = Literal["native", "text", "auto"]
 _REJECTS_TOOLS = frozenset({400, 404, 422, 500, 501})
@@ -37,6 +45,8 @@ class _Reply:
     usage: Usage = field(default_factory=Usage)
     model: str = ""
     chunks: int = 0
+    pieces: int = 0
+    """Chunks that carried generated text or call arguments."""
 
 
 class ChatCompletionsModel:
@@ -57,7 +67,9 @@ class ChatCompletionsModel:
         max_tokens: int | None = None,
         temperature: float | None = None,
         seed: int | None = None,
+        tool_choice: str | None = None,
         prices: PriceTable | None = None,
+        context_window: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
         on_tool_mode: Callable[[str], None] | None = None,
     ) -> None:
@@ -70,11 +82,15 @@ class ChatCompletionsModel:
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.seed = seed
+        self.tool_choice = tool_choice
+        self.context_window = context_window or window_for(self.name)
+        """Prompt tokens the model accepts; the loop compacts before it is reached (see models.context)."""
         self.prices = prices or PriceTable()
         self._sleep = sleep
         self._on_tool_mode = on_tool_mode
         self._stream_with_tools = True
         self._ids = itertools.count(1)
+        self._answered = False
         # Our retry loop owns backoff and Retry-After; the SDK's own retries would multiply the waits.
         self._client = openai.OpenAI(api_key=api_key or "none", base_url=self.base_url, timeout=timeout, max_retries=0)
 
@@ -86,7 +102,7 @@ class ChatCompletionsModel:
             if probed is not None:
                 return probed
         mode = "text" if tools and self.tool_mode == "text" else "native"
-        return call_with_retries(lambda: self._once(messages, tools, mode), self.retry, what=self.name, sleep=self._sleep)
+        return call_with_retries(lambda: self._once(messages, tools, mode), self.retry, sleep=self._sleep)
 
     # -- tool mode ------------------------------------------------------------------------------------------------
 
@@ -115,7 +131,7 @@ class ChatCompletionsModel:
     # -- one request ----------------------------------------------------------------------------------------------
 
     def _once(self, messages: Sequence[Message], tools: Sequence[ToolSpec], mode: str) -> ModelResponse:
-        payload = self._payload(messages, tools, mode)
+        payload = self.request_body(messages, tools, mode)
         stream = self.on_text is not None and (mode == "text" or not tools or self._stream_with_tools)
         reply = self._request(payload, stream=stream, filter_calls=mode == "text")
         if stream and reply.chunks == 0:
@@ -124,15 +140,34 @@ class ChatCompletionsModel:
             reply = self._request(payload, stream=False, filter_calls=False)
             if reply.content and self.on_text is not None:
                 self.on_text(reply.content)
+        if stream and reply.usage == Usage():
+            reply.usage = self._estimated_usage(payload, reply)
         return self._response(reply, tools, mode)
 
-    def _payload(self, messages: Sequence[Message], tools: Sequence[ToolSpec], mode: str) -> dict[str, Any]:
+    def _estimated_usage(self, payload: dict[str, Any], reply: _Reply) -> Usage:
+        """For servers that stream without usage (llama.cpp ignores include_usage): one token per chunk out, and
+        the prompt estimated from its characters, so limits and the run summary still see the session's size."""
+        prompt = TokenCounter().count([Message(role=m["role"], content=m["content"]) for m in payload["messages"]])
+        cost = self.prices.cost(self.provider, self.model, input_tokens=prompt, output_tokens=reply.pieces)
+        return Usage(input_tokens=prompt, output_tokens=reply.pieces, cost_usd=cost)
+
+    def request_body(self, messages: Sequence[Message], tools: Sequence[ToolSpec], mode: str) -> dict[str, Any]:
+        """The JSON body of one request; `mode` is "native" or "text"."""
         payload: dict[str, Any] = {"model": self.model, "messages": self.wire_messages(messages, tools, mode)}
         if tools and mode == "native":
             payload["tools"] = [
-                {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
+                {
+                    "type": "function",
+                    "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
+                }
                 for t in tools
             ]
+            if self.tool_choice in {t.name for t in tools}:
+                # Naming the function makes servers like llama.cpp constrain the output to a valid call.
+                payload["tool_choice"] = {"type": "function", "function": {"name": self.tool_choice}}
+            else:
+                # Explicit, because llama.cpp drops the tools altogether when tool_choice is absent.
+                payload["tool_choice"] = "auto"
         if self.max_tokens is not None:
             payload["max_tokens"] = self.max_tokens
         if self.temperature is not None:
@@ -171,17 +206,29 @@ class ChatCompletionsModel:
     def _request(self, payload: dict[str, Any], *, stream: bool, filter_calls: bool) -> _Reply:
         try:
             if not stream:
-                return self._read_whole(self._client.chat.completions.create(**payload))
-            chunks = self._client.chat.completions.create(**payload, stream=True, stream_options={"include_usage": True})
-            return self._read_stream(chunks, filter_calls)
+                reply = self._read_whole(self._client.chat.completions.create(**payload))
+            else:
+                chunks = self._client.chat.completions.create(
+                    **payload, stream=True, stream_options={"include_usage": True}
+                )
+                reply = self._read_stream(chunks, filter_calls)
+            self._answered = True
+            return reply
         except openai.APITimeoutError:
-            raise StatusError(f"no answer from {self.base_url} within the timeout") from None
+            raise StatusError(f"{self.name}: no answer from {self.base_url} within the timeout") from None
         except openai.APIConnectionError as error:
-            raise StatusError(f"cannot reach {self.base_url}: {one_line(error.__cause__ or error)}") from None
+            # A server that has never answered is a wrong address, not a restart: say so at once.
+            reason = one_line(error.__cause__ or error)
+            raise StatusError(
+                f"{self.name}: cannot reach {self.base_url}: {reason}", transient=self._answered
+            ) from None
         except openai.APIStatusError as error:
-            raise self._status_error(error.status_code, _error_text(error), error.response.headers, bool(payload.get("tools"))) from None
+            self._answered = True
+            raise self._status_error(
+                error.status_code, _error_text(error), error.response.headers, bool(payload.get("tools"))
+            ) from None
         except openai.APIError as error:
-            raise StatusError(f"{self.base_url} broke off the answer: {one_line(error)}") from None
+            raise StatusError(f"{self.name}: {self.base_url} broke off the answer: {one_line(error)}") from None
 
     def _status_error(self, status: int, detail: str, headers: Any, with_tools: bool) -> StatusError:
         where = f"{self.base_url} (HTTP {status})"
@@ -197,14 +244,20 @@ class ChatCompletionsModel:
 
     def _read_whole(self, completion: Any) -> _Reply:
         if not completion.choices:
-            raise StatusError(f"{self.base_url} sent an answer without choices")
+            raise StatusError(f"{self.name}: {self.base_url} sent an answer without choices")
         message = completion.choices[0].message
         calls = [
             {"id": c.id or "", "name": c.function.name, "arguments": c.function.arguments or "{}"}
             for c in (message.tool_calls or [])
             if getattr(c, "function", None) is not None
         ]
-        return _Reply(content=message.content or "", calls=calls, usage=self._usage(completion.usage), model=completion.model or "", chunks=1)
+        return _Reply(
+            content=message.content or "",
+            calls=calls,
+            usage=self._usage(completion.usage),
+            model=completion.model or "",
+            chunks=1,
+        )
 
     def _read_stream(self, chunks: Iterable[Any], filter_calls: bool) -> _Reply:
         reply = _Reply()
@@ -217,6 +270,8 @@ class ChatCompletionsModel:
                 reply.usage = self._usage(chunk.usage)
             for choice in chunk.choices or []:
                 delta = choice.delta
+                if delta.content or delta.tool_calls:
+                    reply.pieces += 1
                 if delta.content:
                     reply.content += delta.content
                     if text is not None:
@@ -239,7 +294,9 @@ class ChatCompletionsModel:
         details = getattr(usage, "prompt_tokens_details", None)
         cached = (getattr(details, "cached_tokens", None) or 0) if details is not None else 0
         prompt, completion = usage.prompt_tokens or 0, usage.completion_tokens or 0
-        cost = self.prices.cost(self.provider, self.model, input_tokens=prompt, output_tokens=completion, cached_tokens=cached)
+        cost = self.prices.cost(
+            self.provider, self.model, input_tokens=prompt, output_tokens=completion, cached_tokens=cached
+        )
         return Usage(input_tokens=prompt, output_tokens=completion, cached_tokens=cached, cost_usd=cost)
 
     def _response(self, reply: _Reply, tools: Sequence[ToolSpec], mode: str) -> ModelResponse:
@@ -254,7 +311,9 @@ class ChatCompletionsModel:
             parsed = parse_text_calls(content, names)
             if parsed.calls or parsed.error:
                 content, error = parsed.content, parsed.error
-                calls = tuple(ToolCall(id=f"text_{next(self._ids)}", name=c.name, arguments=c.arguments) for c in parsed.calls)
+                calls = tuple(
+                    ToolCall(id=f"text_{next(self._ids)}", name=c.name, arguments=c.arguments) for c in parsed.calls
+                )
         message = Message(role="assistant", content=content, tool_calls=calls)
         return ModelResponse(message=message, usage=reply.usage, model=reply.model or self.model, format_error=error)
 

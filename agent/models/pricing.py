@@ -58,7 +58,14 @@ class PriceTable:
         return self._prices[max(candidates, key=len)] if candidates else None
 
     def cost(
-        self, provider: str, model: str, *, input_tokens: int, output_tokens: int, cached_tokens: int = 0, cache_write_tokens: int = 0
+        self,
+        provider: str,
+        model: str,
+        *,
+        input_tokens: int,
+        output_tokens: int,
+        cached_tokens: int = 0,
+        cache_write_tokens: int = 0,
     ) -> float | None:
         """Dollars for one call; `input_tokens` counts all prompt tokens, cached and cache-written ones included."""
         price = self.lookup(provider, model)
@@ -67,7 +74,12 @@ class PriceTable:
         cached_rate = price.input if price.cached_input is None else price.cached_input
         write_rate = price.input if price.cache_write is None else price.cache_write
         plain = max(input_tokens - cached_tokens - cache_write_tokens, 0)
-        total = plain * price.input + cached_tokens * cached_rate + cache_write_tokens * write_rate + output_tokens * price.output
+        total = (
+            plain * price.input
+            + cached_tokens * cached_rate
+            + cache_write_tokens * write_rate
+            + output_tokens * price.output
+        )
         return total / 1_000_000
 
 

@@ -40,13 +40,24 @@ class RetryPolicy:
 class StatusError(ModelError):
     """An HTTP error answer from a backend, with what the retry logic needs to know about it."""
 
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        transient: bool | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+        self._transient = transient
 
     @property
     def transient(self) -> bool:
+        """Worth another try: no HTTP answer at all (timeouts, resets) or a status that says "later"."""
+        if self._transient is not None:
+            return self._transient
         return self.status is None or self.status in TRANSIENT_STATUSES
 
 
@@ -77,12 +88,14 @@ def call_with_retries(
     attempt: Callable[[], T],
     policy: RetryPolicy,
     *,
-    what: str,
     sleep: Callable[[float], None] = time.sleep,
     rng: Callable[[], float] = random.random,
     on_retry: Callable[[int, float, StatusError], None] | None = None,
 ) -> T:
-    """Run `attempt` until it succeeds, a permanent error comes, or the tries run out."""
+    """Run `attempt` until it succeeds, a permanent error comes, or the tries run out.
+
+    Error messages already name the model and the server; the last one is raised with the number of tries added.
+    """
     for number in range(1, policy.attempts + 1):
         try:
             return attempt()
@@ -90,9 +103,9 @@ def call_with_retries(
             if not error.transient:
                 raise
             if error.retry_after is not None and error.retry_after > policy.max_retry_after:
-                raise ModelError(f"{what}: {error} (server asks to wait {error.retry_after:.0f}s; giving up)") from None
+                raise ModelError(f"{error} (the server asks to wait {error.retry_after:.0f}s; giving up)") from None
             if number == policy.attempts:
-                raise ModelError(f"{what} failed after {policy.attempts} tries: {error}") from None
+                raise ModelError(f"{error} (gave up after {policy.attempts} tries)") from None
             wait = policy.delay(number, error.retry_after, rng)
             if on_retry is not None:
                 on_retry(number, wait, error)

@@ -27,6 +27,8 @@ def call(name: str, /, **arguments: Any) -> Turn:
 class ScriptedModel:
     turns: Sequence[Turn]
     name: str = "scripted"
+    context_window: int | None = None
+    """When set, the loop compacts the conversation to fit it, as with a real model."""
     seen: list[list[Message]] = field(default_factory=list)
     """Every conversation the model was asked to continue, for tests to inspect."""
 

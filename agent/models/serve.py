@@ -73,7 +73,11 @@ def vllm_command(
     extra: Sequence[str] = (),
 ) -> list[str]:
     executable = shutil.which("vllm")
-    command = [executable, "serve", model] if executable else [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model]
+    command = (
+        [executable, "serve", model]
+        if executable
+        else [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model]
+    )
     command += ["--host", host, "--port", str(port), "--tensor-parallel-size", str(tensor_parallel_size)]
     command += ["--served-model-name", served_name or model, "--enable-prefix-caching"]
     if tool_call_parser:
@@ -118,19 +122,21 @@ def start_server(
     command: list[str], *, base_url: str, model: str, log_path: Path, timeout: float = 120.0, detach: bool = False
 ) -> ServerProcess:
     """Run `command` and wait until `base_url` lists `model`; the log holds the server's output."""
-    if command and command[0] is None:
-        raise ModelError("vLLM is not installed here: pip install vllm (on the GPU server)")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         try:
-            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=detach)
+            process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=detach
+            )
         except OSError as error:
             raise ModelError(f"cannot start {command[0]}: {error.strerror or error}") from None
     server = ServerProcess(process, base_url, model, log_path, command)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise ModelError(f"the server exited with code {process.returncode}: {_last_line(log_path)} (log: {log_path})")
+            raise ModelError(
+                f"the server exited with code {process.returncode}: {_last_line(log_path)} (log: {log_path})"
+            )
         offered = answering_models(base_url, timeout=1.0)
         if offered is not None:
             if model not in offered:
@@ -173,7 +179,9 @@ def start_llama_cpp(
         info.path, alias=info.alias, host=host, port=port, n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers
     )
     log = log_path or cache_dir().parent / "logs" / f"llama-cpp-{port}.log"
-    return start_server(command, base_url=base_url_for(host, port), model=info.alias, log_path=log, timeout=timeout, detach=detach)
+    return start_server(
+        command, base_url=base_url_for(host, port), model=info.alias, log_path=log, timeout=timeout, detach=detach
+    )
 
 
 def ensure_local_server(
@@ -190,4 +198,33 @@ def ensure_local_server(
         if wanted is None or wanted in offered:
             return base_url
         raise ModelError(f"port {port} is taken by a server with {', '.join(offered)}; choose another port")
-    return start_llama_cpp(model, host=host, port=port, timeout=timeout, detach=True).base_url
+    server = start_llama_cpp(model, host=host, port=port, timeout=timeout, detach=True)
+    _pid_file(port).write_text(str(server.process.pid), encoding="utf-8")
+    return server.base_url
+
+
+def _pid_file(port: int) -> Path:
+    return cache_dir().parent / "logs" / f"llama-cpp-{port}.pid"
+
+
+def stop_local_server(port: int = DEFAULT_PORT) -> bool:
+    """Stop a server that `ensure_local_server` left running on `port`; False when there was none."""
+    path = _pid_file(port)
+    try:
+        pid = int(path.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return False
+    path.unlink(missing_ok=True)
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    return True

@@ -30,7 +30,9 @@ def parse_spec(spec: str) -> ModelSpec:
     text = spec.strip()
     provider, colon, rest = text.partition(":")
     if not colon or provider not in PROVIDERS:
-        raise ModelError(f"bad model spec {spec!r}: expected PROVIDER:MODEL[@BASE_URL] with PROVIDER one of {', '.join(PROVIDERS)}")
+        raise ModelError(
+            f"bad model spec {spec!r}: expected PROVIDER:MODEL[@BASE_URL] with PROVIDER one of {', '.join(PROVIDERS)}"
+        )
     model, at, base_url = rest.partition("@")
     model, base_url = model.strip(), base_url.strip()
     if at and not base_url.startswith(("http://", "https://")):
@@ -40,7 +42,9 @@ def parse_spec(spec: str) -> ModelSpec:
     return ModelSpec(provider, model, base_url or None)
 
 
-def build_model(spec: str, *, on_text: TextHook | None = None, env: Mapping[str, str] | None = None, **options: Any) -> Model:
+def build_model(
+    spec: str, *, on_text: TextHook | None = None, env: Mapping[str, str] | None = None, **options: Any
+) -> Model:
     """A ready `Model` for a spec. Options go to the adapter (timeout, retry, max_tokens, temperature, tool_mode...)."""
     env = os.environ if env is None else env
     parsed = parse_spec(spec)
@@ -70,11 +74,15 @@ def build_model(spec: str, *, on_text: TextHook | None = None, env: Mapping[str,
 def _only_model(base_url: str, api_key: str | None) -> str:
     offered = served_models(base_url, api_key=api_key)
     if len(offered) != 1:
-        raise ModelError(f"{base_url} offers {len(offered)} models ({', '.join(offered)}): name one as local:NAME@{base_url}")
+        raise ModelError(
+            f"{base_url} offers {len(offered)} models ({', '.join(offered)}): name one as local:NAME@{base_url}"
+        )
     return offered[0]
 
 
-def default_model_spec(env: Mapping[str, str] | None = None, *, start_local: bool = True, port: int | None = None) -> str:
+def default_model_spec(
+    env: Mapping[str, str] | None = None, *, start_local: bool = True, port: int | None = None
+) -> str:
     """LOOPWRIGHT_MODEL if set; else OpenAI or Anthropic when their key is set; else the local model.
 
     For the local model this reuses a server answering on the port (LOOPWRIGHT_LOCAL_PORT, default 8080) or starts

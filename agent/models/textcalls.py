@@ -90,7 +90,10 @@ def repair_json(text: str) -> tuple[object, bool]:
     except ValueError:
         pass
     candidate = _balance(_TRAILING_COMMA.sub(r"\1", text))
-    for attempt in (candidate, _PY_LITERALS.sub(lambda m: {"True": "true", "False": "false", "None": "null"}[m.group(1)], candidate)):
+    for attempt in (
+        candidate,
+        _PY_LITERALS.sub(lambda m: {"True": "true", "False": "false", "None": "null"}[m.group(1)], candidate),
+    ):
         try:
             return json.loads(attempt), True
         except ValueError:
@@ -205,13 +208,17 @@ def parse_text_calls(text: str, tool_names: Sequence[str]) -> TextParse:
     for match in _FUNCTIONS_PREFIX.finditer(text):
         if scan.overlaps(*match.span()) or match.group(1) not in scan.names:
             continue
-        objects = [(s, e) for s, e in _json_objects(text[match.end():]) if s == 0 or not text[match.end():][:s].strip()]
+        objects = [
+            (s, e) for s, e in _json_objects(text[match.end() :]) if s == 0 or not text[match.end() :][:s].strip()
+        ]
         if not objects:
             scan.errors.append(f"functions.{match.group(1)} has no JSON arguments")
             scan.spans.append(match.span())
             continue
         start, end = objects[0]
-        scan.take((match.start(), match.end() + end), text[match.end() + start : match.end() + end], name=match.group(1))
+        scan.take(
+            (match.start(), match.end() + end), text[match.end() + start : match.end() + end], name=match.group(1)
+        )
     for match in _FENCE.finditer(text):
         if not scan.overlaps(*match.span()):
             scan.take(match.span(), match.group(1), strict=False)
@@ -223,8 +230,10 @@ def parse_text_calls(text: str, tool_names: Sequence[str]) -> TextParse:
         content = content[:start] + content[end:]
     error = None
     if scan.errors:
-        error = "Your tool call could not be used: " + "; ".join(scan.errors) + (
-            '. Write each call as <tool_call>{"name": "TOOL", "arguments": {...}}</tool_call> with valid JSON.'
+        error = (
+            "Your tool call could not be used: "
+            + "; ".join(scan.errors)
+            + ('. Write each call as <tool_call>{"name": "TOOL", "arguments": {...}}</tool_call> with valid JSON.')
         )
     calls = tuple(call for _, call in sorted(scan.calls, key=lambda item: item[0]))
     return TextParse(content=content.strip(), calls=calls, error=error, repaired=scan.repaired)
