@@ -60,3 +60,21 @@ def test_failing_run_exits_nonzero(tmp_path):
     proc = loopwright("run", "fix", "--repo", str(repo), "--model", f"scripted:{script}", "--sandbox", "local", "-q")
     assert proc.returncode == 1
     assert "tests       : failing" in proc.stdout
+
+
+def test_demo_creates_the_bundled_repository_and_runs_the_agent_on_it(tmp_path):
+    from loopwright.models.scripted import call
+
+    script = write_script(tmp_path / "s.json", [
+        call("run_tests"),
+        call("edit_file", path="calc.py", old_string="return a - b", new_string="return a + b"),
+        call("run_tests"),
+        call("submit", summary="add() adds"),
+    ])
+    target = tmp_path / "demo"
+    proc = loopwright("demo", "--path", str(target), "--model", f"scripted:{script}", "--sandbox", "local")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "tests       : passed" in proc.stdout and "files       : calc.py" in proc.stdout
+    assert "return a + b" in (target / "calc.py").read_text()
+    again = loopwright("demo", "--path", str(target), "--model", f"scripted:{script}", "--sandbox", "local")
+    assert again.returncode == 2 and "already exists" in again.stderr

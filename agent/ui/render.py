@@ -25,6 +25,8 @@ def describe_call(name: str, arguments: dict[str, Any]) -> str:
         return f"$ {arguments.get('command', '')}"
     if name == "run_tests":
         return "run tests" + (f" {arguments['selector']}" if arguments.get("selector") else "")
+    if name == "list_files":
+        return f"list {arguments.get('path', '.')}"
     if name == "search":
         return f"search /{arguments.get('pattern', '')}/ in {arguments.get('path', '.')}"
     if name in ("edit_file", "write_file"):
