@@ -19,6 +19,14 @@ class Snapshot:
     dirty: dict[str, str]
 
 
+def open_repo(root: Path) -> git.Repo | None:
+    """The repository whose work tree holds `root`; None outside git."""
+    try:
+        return git.Repo(root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+
+
 def is_repo(root: Path) -> bool:
     try:
         git.Repo(root, search_parent_directories=False)
@@ -29,9 +37,8 @@ def is_repo(root: Path) -> bool:
 
 def take(root: Path) -> Snapshot | None:
     """None outside a git work tree."""
-    try:
-        repo = git.Repo(root, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+    repo = open_repo(root)
+    if repo is None:
         return None
     if repo.bare:
         return None
@@ -52,9 +59,8 @@ def changed_since(before: Snapshot) -> list[str]:
 
 def ignore_run_files(root: Path) -> None:
     """Keep .loopwright/ out of `git status` without touching tracked files (uses .git/info/exclude)."""
-    try:
-        repo = git.Repo(root, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+    repo = open_repo(root)
+    if repo is None:
         return
     exclude = Path(repo.git_dir) / "info" / "exclude"
     current = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
@@ -93,9 +99,8 @@ def save_point(root: Path, name: str) -> str | None:
     import os
     import tempfile
 
-    try:
-        repo = git.Repo(root, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+    repo = open_repo(root)
+    if repo is None:
         return None
     if repo.bare:
         return None
@@ -194,10 +199,7 @@ class SafetyNet:
     def start(cls, root: Path, session_id: str) -> SafetyNet:
         """Record the user's state before the agent changes anything."""
         root = root.resolve()
-        try:
-            repo = git.Repo(root, search_parent_directories=True)
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-            repo = None
+        repo = open_repo(root)
         if repo is None or repo.bare:
             return cls._outside_git(root, session_id)
         top = Path(repo.working_tree_dir or root)
@@ -396,17 +398,18 @@ def _remove_file(top: Path, path: str) -> None:
 
 def file_at(root: Path, commit: str, path: str) -> str | None:
     """A file's text in a commit (path relative to the work tree's top); None when it is not there."""
+    repo = open_repo(root)
+    if repo is None:
+        return None
     try:
-        repo = git.Repo(root, search_parent_directories=True)
         return repo.git.show(f"{commit}:{path}", strip_newline_in_stdout=False)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError):
+    except git.GitCommandError:
         return None
 
 
 def top_of(root: Path) -> Path | None:
     """The top of the work tree holding `root`; None outside git."""
-    try:
-        repo = git.Repo(root, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+    repo = open_repo(root)
+    if repo is None:
         return None
     return Path(repo.working_tree_dir) if repo.working_tree_dir else None
