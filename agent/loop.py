@@ -159,7 +159,7 @@ class Agent:
         self._warn_when_budget_low()
         self.trajectory.record_messages(self.messages)
         self.trajectory.add_step(record)
-        if self.submitted_summary or any(e.tool == "submit" and not e.is_error for e in record.tools):
+        if self.submitted_summary:
             raise Submitted(self.submitted_summary)
         if self.consecutive_errors >= self.limits.max_consecutive_errors:
             raise RepeatedFailure(f"{self.consecutive_errors} invalid actions in a row")
