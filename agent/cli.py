@@ -44,7 +44,7 @@ class UsageError(Exception):
     """Bad input from the user; printed as one line."""
 
 
-def build_model(spec: str | None, on_text=None) -> Model:
+def build_model(spec: str | None, on_text=None, tool_mode: str | None = None) -> Model:
     """A model from its spec. `scripted:FILE` replays a JSON script (a test double for the loop)."""
     if spec and spec.startswith("scripted:"):
         from loopwright.models.scripted import load_script
@@ -55,7 +55,7 @@ def build_model(spec: str | None, on_text=None) -> Model:
     except ImportError:
         raise UsageError("no model backends are installed; use --model scripted:FILE") from None
     chosen = spec or specs.default_model_spec(os.environ)
-    return specs.build_model(chosen, on_text=on_text)
+    return specs.build_model(chosen, on_text=on_text, **({"tool_mode": tool_mode} if tool_mode else {}))
 
 
 @app.callback(invoke_without_command=True)
@@ -78,7 +78,8 @@ def chat(
     settings = _settings(root, model=model, approval_mode=mode, sandbox=sandbox, image=image, network=network)
     if settings.config.sandbox.kind == "local":
         err.print("[yellow]warning:[/] sandbox local runs the agent's commands on this machine without isolation")
-    start(root, settings, build_model, out, resume=resume)
+    tool_mode = settings.config.tool_mode
+    start(root, settings, lambda spec, on_text=None: build_model(spec, on_text, tool_mode), out, resume=resume)
 
 
 @app.command("config")
@@ -150,7 +151,7 @@ def _run_and_report(task: str, root: Path, config: RunConfig, quiet: bool, diagn
     from loopwright.ui.render import RunPrinter, print_summary
 
     printer = RunPrinter(out, quiet=quiet)
-    agent_model = build_model(config.model, on_text=None if quiet else printer.stream_text)
+    agent_model = build_model(config.model, on_text=None if quiet else printer.stream_text, tool_mode=config.tool_mode)
     if config.sandbox.kind == "local":
         err.print("[yellow]warning:[/] --sandbox local runs the agent's commands on this machine without isolation")
     outcome = run_task(task, root, config, agent_model, hooks=printer.hooks(), progress=lambda line: err.print(f"[dim]{line}[/]"))

@@ -62,5 +62,9 @@ class RunConfig(BaseModel):
     edit_format: Literal["str_replace", "search_replace", "udiff"] = "str_replace"
     """How the model writes edits: `str_replace` (edit_file old/new + insert_text), `search_replace` (blocks),
     or `udiff` (unified diffs). Pick what the model was trained on."""
+    tool_mode: Literal["auto", "native", "text"] | None = None
+    """How tool calls travel for OpenAI-compatible servers: `native` tool calling, `text` (calls written as
+    `<tool_call>` JSON and parsed), or `auto` (probe once per model and remember). None: native for OpenAI,
+    auto for local servers. Anthropic always uses native tool use."""
     repo_map_tokens: int = Field(1024, ge=0)
     """Token budget of the repository map in the system prompt; 0 leaves the map out."""

@@ -195,3 +195,17 @@ def test_vllm_command_line():
     assert flags["--served-model-name"] == "qwen-coder" and flags["--max-model-len"] == "32768"
     assert "--enable-auto-tool-choice" in command and "--enable-prefix-caching" in command
     assert "--enable-auto-tool-choice" not in vllm_command("m", tool_call_parser=None)
+
+
+def test_tool_mode_from_settings_reaches_the_adapter(server, tmp_path, monkeypatch):
+    from loopwright.cli import build_model as cli_build_model
+    from loopwright.settings import load
+
+    monkeypatch.setenv("LOOPWRIGHT_TOOL_MODE", "text")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    settings = load(tmp_path)
+    server.push(Reply(body=openai_completion('<tool_call>{"name": "read_file", "arguments": {"path": "a"}}</tool_call>')))
+    model = cli_build_model(f"local:qwen2.5-coder@{server.url}/v1", None, settings.config.tool_mode)
+    reply = model.complete(TASK, [READ])
+    assert reply.message.tool_calls[0].name == "read_file"
+    assert "tools" not in server.posts()[-1].body  # text mode: the tools travel in the prompt, not as native tools

@@ -60,6 +60,7 @@ def build_model(
         from loopwright.models.anthropic_messages import AnthropicModel
         from loopwright.models.openai_chat import require_key
 
+        options.pop("tool_mode", None)  # the Messages API always takes native tool use
         key = options.pop("api_key", None) or env.get("ANTHROPIC_API_KEY")
         base_url = parsed.base_url or options.pop("base_url", None) or env.get("ANTHROPIC_BASE_URL")
         key = key if base_url else require_key(key, "ANTHROPIC_API_KEY", "anthropic")
