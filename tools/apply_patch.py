@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field
-
 from loopwright.tools.base import Tool, ToolArgs, ToolContext, ToolOutput
 from loopwright.tools.edit_file import EditFile, InsertText, report
-from loopwright.tools.editing import FileEdit, apply_edits, search_replace_blocks, unified_diff
+from loopwright.tools.editing import (
+    FileEdit,
+    apply_edits,
+    search_replace_blocks,
+    unified_diff,
+)
+from pydantic import Field
 
 EditFormat = Literal["str_replace", "search_replace", "udiff"]
 
@@ -42,7 +46,8 @@ class ReplaceBlocks:
     name: ClassVar[str] = "replace_blocks"
     description: ClassVar[str] = (
         "Edit files with SEARCH/REPLACE blocks. Each SEARCH part must match one place in its file (copy the lines "
-        "from the file). All blocks apply or none does; a refused block says why and where."
+        "from the file); give the blocks of a file in file order, top to bottom. All blocks apply or none does; a "
+        "refused block says why and where."
     )
     Args: ClassVar[type[ToolArgs]] = ReplaceBlocksArgs
 

@@ -5,10 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from pydantic import Field
-
 from loopwright.tools.base import ToolArgs, ToolContext, ToolFailure, ToolOutput, clip
-from loopwright.tools.editing import AppliedEdit, EditRefused, apply_edits, insert_at, str_replace
+from loopwright.tools.editing import (
+    AppliedEdit,
+    EditRefused,
+    apply_edits,
+    insert_at,
+    str_replace,
+)
+from pydantic import Field
 
 
 class EditFileArgs(ToolArgs):

@@ -7,11 +7,12 @@ import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 from loopwright.tools.base import ToolFailure
 from loopwright.tools.editing import syntax, textfile
-from loopwright.tools.editing.matching import Placement, place
+from loopwright.tools.editing.matching import Ambiguous, Placement, place
 from loopwright.tools.editing.patch import AppliedEdit, EditRefused, FileEdit
 from loopwright.tools.editing.textfile import TextFile
 from loopwright.tools.workspace import relative, resolve
@@ -64,7 +65,11 @@ def _load(path: Path, rel: str, creating: bool) -> _Pending:
 
 
 def edit_text(name: str, before: TextFile, edit: FileEdit) -> tuple[TextFile, list[str]]:
-    """The file after `edit`, all hunks placed against `before`; refuses overlapping hunks."""
+    """The file after `edit`, all hunks placed against `before`; refuses overlapping hunks.
+
+    A hunk that matches several places is placed by its line number when other hunks confirm the numbers,
+    else by the order of the hunks; one that stays ambiguous refuses the whole edit.
+    """
     if edit.content is not None:
         content = edit.content
         if "\r" not in content and before.newline == "\r\n":
@@ -72,21 +77,83 @@ def edit_text(name: str, before: TextFile, edit: FileEdit) -> tuple[TextFile, li
         textfile.check_bytes(content.encode("utf-8"), name)
         created = textfile.new_file(content)
         return TextFile(created.text, created.endings, before.bom), ["whole-file"]
-    placements: list[tuple[int, Placement]] = []
+    placed: dict[int, list[Placement]] = {}
+    unresolved: dict[int, Ambiguous] = {}
     for number, hunk in enumerate(edit.hunks, 1):
         try:
-            placements.extend((number, p) for p in place(before.text, hunk))
+            placed[number] = place(before.text, hunk)
+        except Ambiguous as err:
+            unresolved[number] = err
         except EditRefused as err:
-            where = f"edit {number} of {len(edit.hunks)}: " if len(edit.hunks) > 1 else ""
-            raise EditRefused(f"{name}: {where}{err}") from None
+            raise _refusal(name, number, edit, err) from None
+    for number in [n for n in unresolved if edit.hunks[n - 1].at_line is not None]:
+        try:
+            placed[number] = place(before.text, edit.hunks[number - 1], _predicted(number, edit, placed))
+            del unresolved[number]
+        except Ambiguous:
+            continue
+        except EditRefused as err:
+            raise _refusal(name, number, edit, err) from None
+    _place_in_order(before.text, edit, placed, unresolved)
+    if unresolved:
+        number = min(unresolved)
+        raise _refusal(name, number, edit, unresolved[number])
+    placements = [(number, p) for number in sorted(placed) for p in placed[number]]
     placements.sort(key=lambda item: (item[1].start, item[1].end))
-    for (n1, p1), (n2, p2) in zip(placements, placements[1:]):
+    for (n1, p1), (n2, p2) in pairwise(placements):
         if p2.start < p1.end or (p2.start == p1.end and n1 != n2 and p1.start == p1.end == p2.start):
             raise EditRefused(f"{name}: edits {n1} and {n2} overlap (both change line {p2.first_line}); merge them into one edit")
     after = before
     for _, placement in reversed(placements):
         after = textfile.splice(after, placement.start, placement.end, placement.replacement)
     return after, [p.stage for _, p in placements]
+
+
+def _refusal(name: str, number: int, edit: FileEdit, err: EditRefused) -> EditRefused:
+    where = f"edit {number} of {len(edit.hunks)}: " if len(edit.hunks) > 1 else ""
+    return EditRefused(f"{name}: {where}{err}")
+
+
+def _place_in_order(text: str, edit: FileEdit, placed: dict[int, list[Placement]], unresolved: dict[int, Ambiguous]) -> None:
+    """Place ambiguous hunks between their neighbours: a model writes the hunks of one file in file order.
+
+    Only when at least two hunks were placed without doubt, and in that order, does it count; a hunk is then
+    placed when exactly one of its matches lies after the previous placed hunk and before the next one. Each
+    placement narrows the room of the others, so it repeats until nothing changes; what stays ambiguous is
+    refused by the caller.
+    """
+    starts = [min(p.start for p in placed[n]) for n in sorted(placed) if placed[n]]
+    if len(starts) < 2 or starts != sorted(starts):
+        return
+    progress = True
+    while unresolved and placed and progress:
+        progress = False
+        for number in sorted(unresolved):
+            earlier = [p.end for n, ps in placed.items() if n < number for p in ps]
+            later = [p.start for n, ps in placed.items() if n > number for p in ps]
+            if not earlier and not later:
+                continue
+            within = (max(earlier, default=0), min(later, default=len(text)))
+            try:
+                placed[number] = place(text, edit.hunks[number - 1], within=within)
+            except EditRefused:
+                continue
+            del unresolved[number]
+            progress = True
+
+
+def _predicted(number: int, edit: FileEdit, placed: dict[int, list[Placement]]) -> int | None:
+    """Where a hunk's line number points once corrected by the offset that the nearest placed hunk showed.
+
+    Without such a hunk the number is unverified (it may be stale), so it picks nothing.
+    """
+    at = edit.hunks[number - 1].at_line
+    known = [(abs(edit.hunks[n - 1].at_line - at), n) for n in placed if edit.hunks[n - 1].at_line and placed[n]]
+    if at is None or not known:
+        return None
+    _, nearest = min(known)
+    offset = placed[nearest][0].first_line - edit.hunks[nearest - 1].at_line
+    return at - 1 + offset
 
 
 def unified(rel: str, before: str, after: str, created: bool = False) -> str:

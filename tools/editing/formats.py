@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import unidiff
-
 from loopwright.tools.editing.patch import EditRefused, FileEdit, Hunk
 
 _SEARCH = re.compile(r"^\s*<{5,9} ?SEARCH\s*$")
@@ -51,10 +50,10 @@ def search_replace_blocks(text: str, default_path: str | None = None) -> list[Fi
 
 
 def _file_name(line: str) -> str | None:
-    name = line.strip().strip("`*").strip()
-    if not name or _FENCE.match(line) or " " in name or name.startswith("#"):
+    name = line.strip().strip("`*").strip().rstrip(":")
+    if not name or _FENCE.match(line) or " " in name or name.startswith(("#", "//")):
         return None
-    return name if ("." in name or "/" in name) else None
+    return name
 
 
 def _until(lines: list[str], start: int, end: re.Pattern[str], label: str) -> tuple[list[str], int]:
@@ -139,7 +138,7 @@ def _normalize(text: str, default_path: str | None) -> str:
                 continue
             out.append(line)
             continue
-        if _FENCE.match(line):
+        if line.startswith(("```", "~~~")):
             flush()
             continue
         hunk.append(line)

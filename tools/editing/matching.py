@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from loopwright.tools.editing.merge import Shift, Span, build_replacement, ends_of, span_of
+from loopwright.tools.editing.merge import (
+    Shift,
+    Span,
+    build_replacement,
+    ends_of,
+    span_of,
+)
 from loopwright.tools.editing.patch import EditRefused, Hunk
 
 ELISION_MARKERS = {"...", "…", "# ...", "// ...", "/* ... */", "<!-- ... -->", "-- ..."}
 ANCHOR_SIMILARITY = 0.85
+Inside = Callable[[tuple[int | None, ...]], bool]
+"""Whether a candidate (its old-line -> file-line mapping) lies in the room the caller allows."""
 
 
 @dataclass(frozen=True)
@@ -35,45 +44,63 @@ class _Candidate:
 
 def split_lines(text: str) -> list[str]:
     text = text.replace("\r\n", "\n")
-    if text.endswith("\n"):
-        text = text[:-1]
-    return text.split("\n") if text else []
+    if not text:
+        return []
+    return (text.removesuffix("\n")).split("\n")
 
 
-def place(text: str, hunk: Hunk) -> list[Placement]:
-    """Where and with what `hunk` applies to `text` (LF newlines); refuses when it cannot be placed uniquely."""
+class Ambiguous(EditRefused):
+    """The old text matches several places; `firsts` holds their 0-based first lines."""
+
+    def __init__(self, message: str, firsts: list[int]) -> None:
+        super().__init__(message)
+        self.firsts = firsts
+
+
+def place(text: str, hunk: Hunk, near: int | None = None, within: tuple[int, int] | None = None) -> list[Placement]:
+    """Where and with what `hunk` applies to `text` (LF newlines); refuses when it cannot be placed uniquely.
+
+    `near` is a 0-based line the caller has good reason to expect the hunk at (from line numbers that proved
+    right for the file's other hunks); of several matches, the one exactly there is taken. `within` is a
+    character range the caller knows the hunk lies in (between the edits placed before and after it); of
+    several matches, the only one inside it is taken. Neither ever turns a refusal into a looser match.
+    """
     search = hunk.search.replace("\r\n", "\n")
     if not search.strip():
         if hunk.at_line is None:
             raise EditRefused("the old text is empty; give the lines to replace, or a line number to insert at")
         return [_insert(text, hunk)]
     if not hunk.whole_lines:
-        exact = _substring(text, search, hunk.replace.replace("\r\n", "\n"))
+        exact = _substring(text, search, hunk.replace.replace("\r\n", "\n"), within)
         if exact:
             return exact
     lines, final = split_lines(text), text.endswith("\n")
     old, new = split_lines(search), split_lines(hunk.replace)
+    inside = _inside(lines, within)
     for stage, finder in _STAGES:
         found = finder(lines, old)
         if found:
-            return [_placement(lines, final, old, new, _unique(found, len(old)), stage)]
-    elided = _elided(lines, final, old, new)
+            return [_placement(lines, final, old, new, _unique(found, len(old), near, inside), stage)]
+    elided = _elided(lines, final, old, new, inside)
     if elided:
         return elided
     found = _anchored(lines, old)
     if found:
-        return [_placement(lines, final, old, new, _unique(found, len(old)), "anchored")]
+        return [_placement(lines, final, old, new, _unique(found, len(old), near, inside), "anchored")]
     raise EditRefused(_no_match(lines, old))
 
 
-def _substring(text: str, search: str, replace: str) -> list[Placement]:
+def _substring(text: str, search: str, replace: str, within: tuple[int, int] | None = None) -> list[Placement]:
     hits, start = [], 0
     while (index := text.find(search, start)) != -1:
         hits.append(index)
         start = index + 1
+    if len(hits) > 1 and within is not None:
+        inside = [h for h in hits if within[0] <= h and h + len(search) <= within[1]]
+        hits = inside if len(inside) == 1 else hits
     if len(hits) > 1:
         where = ", ".join(str(text.count("\n", 0, h) + 1) for h in hits[:10])
-        raise EditRefused(f"the old text occurs {len(hits)} times (at lines {where}); include more surrounding lines to make it unique")
+        raise Ambiguous(f"the old text occurs {len(hits)} times (at lines {where}); include more surrounding lines to make it unique", [text.count("\n", 0, h) for h in hits])
     if not hits:
         return []
     return [Placement(hits[0], hits[0] + len(search), replace, "exact", text.count("\n", 0, hits[0]) + 1)]
@@ -95,11 +122,32 @@ def _insert(text: str, hunk: Hunk) -> Placement:
     return Placement(len(text), len(text), body, "insert", at)
 
 
-def _unique(found: list[_Candidate], size: int) -> _Candidate:
+def _unique(found: list[_Candidate], size: int, near: int | None = None, inside: Inside | None = None) -> _Candidate:
     if len(found) > 1:
+        there = [c for c in found if c.first == near]
+        if len(there) == 1:
+            return there[0]
+        there = [c for c in found if inside is not None and inside(c.mapping)]
+        if len(there) == 1:
+            return there[0]
         where = ", ".join(f"{c.first + 1}-{c.first + size}" for c in found[:10])
-        raise EditRefused(f"the old text matches {len(found)} places (lines {where}); include more surrounding lines to make it unique")
+        raise Ambiguous(f"the old text matches {len(found)} places (lines {where}); include more surrounding lines to make it unique", [c.first for c in found])
     return found[0]
+
+
+def _inside(lines: list[str], within: tuple[int, int] | None) -> Inside | None:
+    """A test whether a candidate's lines lie within a character range, or None when no range is known."""
+    if within is None:
+        return None
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 1)
+
+    def test(mapping: tuple[int | None, ...]) -> bool:
+        first, last = span_of(mapping)
+        return within[0] <= starts[first] and starts[last] - 1 <= within[1]
+
+    return test
 
 
 def _placement(lines: list[str], final: bool, old: list[str], new: list[str], found: _Candidate, stage: str) -> Placement:
@@ -168,6 +216,15 @@ def _with_blanks(lines: list[str], old: list[str], solid: list[int], window: lis
         for offset, k in enumerate(range(k0 + 1, k1)):
             if i0 + 1 + offset < i1:
                 mapping[k] = i0 + 1 + offset
+    # Blank lines at either end too, or a change next to them would lose sight of the file's blank lines there.
+    for k, i in zip(range(solid[0] - 1, -1, -1), range(window[0] - 1, -1, -1)):
+        if lines[i].strip():
+            break
+        mapping[k] = i
+    for k, i in zip(range(solid[-1] + 1, len(old)), range(window[-1] + 1, len(lines))):
+        if lines[i].strip():
+            break
+        mapping[k] = i
     return tuple(mapping)
 
 
@@ -178,7 +235,7 @@ def _is_marker(line: str) -> bool:
     return line.strip() in ELISION_MARKERS
 
 
-def _elided(lines: list[str], final: bool, old: list[str], new: list[str]) -> list[Placement]:
+def _elided(lines: list[str], final: bool, old: list[str], new: list[str], inside: Inside | None = None) -> list[Placement]:
     """Old and new text with `...` lines standing for unchanged lines: place each piece in order."""
     old_parts, new_parts = _pieces(old), _pieces(new)
     if len(old_parts) == 1:
@@ -202,9 +259,12 @@ def _elided(lines: list[str], final: bool, old: list[str], new: list[str]) -> li
             chains.append(chain)
     if not chains:
         return []
+    if len(chains) > 1 and inside is not None:
+        there = [c for c in chains if inside(c[0].mapping) and inside(c[-1].mapping)]
+        chains = there if len(there) == 1 else chains
     if len(chains) > 1:
         where = ", ".join(str(c[0].first + 1) for c in chains[:10])
-        raise EditRefused(f"the elided old text matches {len(chains)} places (starting at lines {where}); include more surrounding lines")
+        raise Ambiguous(f"the elided old text matches {len(chains)} places (starting at lines {where}); include more surrounding lines", [c[0].first for c in chains])
     return [_placement(lines, final, o, n, c, "elision") for (o, n), c in zip(pairs, chains[0])]
 
 

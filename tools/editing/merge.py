@@ -9,7 +9,11 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
+from loopwright.tools.editing.patch import EditRefused
+
 Span = tuple[int, int]
+REWRITE_SIMILARITY = 0.7
+"""How alike (difflib ratio, indentation aside) a new line must be to a removed one to count as its rewrite."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,11 @@ def span_of(mapping: tuple[int | None, ...]) -> Span:
 
 
 def build_replacement(lines: list[str], span: Span, old: list[str], new: list[str], mapping: tuple[int | None, ...], shift: Shift) -> list[str]:
-    """The file lines of `span` after replaying the old->new change onto them."""
+    """The file lines of `span` after replaying the old->new change onto them.
+
+    File lines the old text left out are kept. Where a change is next to them, which side of it they belong on
+    is mostly unknown, so the edit is then refused instead of guessed (`_refuse_uneven_gap`).
+    """
     region = lines[span[0] : span[1]]
     strip_trailing = any(o != o.rstrip() for o in old) and all(line == line.rstrip() for line in region)
     out: list[str] = []
@@ -68,14 +76,85 @@ def build_replacement(lines: list[str], span: Span, old: list[str], new: list[st
                 out.extend(lines[cursor : placed[-1] + 1])
                 cursor = placed[-1] + 1
             continue
+        _refuse_uneven_gap(lines, old, new, mapping, span, (i1, i2, j1, j2))
         if placed:
             out.extend(lines[cursor : placed[0]])
+            out.extend(lines[n] for n in range(placed[0], placed[-1] + 1) if n not in placed)
             cursor = placed[-1] + 1
         for line in new[j1:j2]:
             line = shift.apply(line)
             out.append(line.rstrip() if strip_trailing else line)
     out.extend(lines[cursor : span[1]])
     return out
+
+
+def _refuse_uneven_gap(lines: list[str], old: list[str], new: list[str], mapping: tuple[int | None, ...], span: Span, op: tuple[int, int, int, int]) -> None:
+    """Refuse when, between the unchanged non-blank lines around a change, the old text and the file differ in
+    line count (a blank line too many or too few): which side of the new lines those go is unknown.
+
+    Two cases are clear: the change rewrites the file lines it names in place (see `_replaces_in_place`); or
+    the old text has extra blank lines where the file has only blank lines, and the new lines keep all their
+    blank neighbours on one side; they then go to the other end of the gap.
+    """
+    i1, i2, j1, j2 = op
+    if _replaces_in_place(lines, old, new, mapping, op):
+        return
+    before = next((k for k in range(i1 - 1, -1, -1) if old[k].strip() and mapping[k] is not None), None)
+    after = next((k for k in range(i2, len(old)) if old[k].strip() and mapping[k] is not None), None)
+    placed = [k for k, m in enumerate(mapping) if m is not None]
+    old_lo = before + 1 if before is not None else placed[0]
+    old_hi = after if after is not None else placed[-1] + 1
+    file_lo = mapping[before] + 1 if before is not None else span[0]
+    file_hi = mapping[after] if after is not None else span[1]
+    if old_hi - old_lo == file_hi - file_lo or file_hi <= file_lo:
+        return  # same count, or nothing in the file between the anchors: the new lines have one place to go
+    if j1 == j2:
+        # The file lines the old text skipped would be kept, but on which side of the change they belonged to
+        # (and whether the blank line it removes is one of them) is unknown.
+        raise EditRefused(
+            f"around the lines it removes, the old text has {max(0, old_hi - old_lo)} lines where the file has "
+            f"{max(0, file_hi - file_lo)} (lines {file_lo + 1}-{file_hi}; a blank line too many or too few?), so "
+            "what to remove is unclear; copy those lines exactly as the file has them"
+        )
+    only_blanks = not any(line.strip() for line in old[old_lo:i1] + old[i2:old_hi] + lines[file_lo:file_hi])
+    flanked = 0 < j1 and j2 < len(new) and not new[j1 - 1].strip() and not new[j2].strip()
+    if old_hi - old_lo > file_hi - file_lo and only_blanks and not flanked:
+        return
+    raise EditRefused(
+        f"around the lines it changes, the old text has {max(0, old_hi - old_lo)} lines where the file has "
+        f"{max(0, file_hi - file_lo)} (lines {file_lo + 1}-{file_hi}; a blank line too many or too few?), so where "
+        "the new lines go is unclear; copy those lines exactly as the file has them"
+    )
+
+
+def _replaces_in_place(lines: list[str], old: list[str], new: list[str], mapping: tuple[int | None, ...], op: tuple[int, int, int, int]) -> bool:
+    """Whether the change rewrites file lines it names, in place, so a blank line too many or too few beside it
+    does not move the new lines: they take the removed lines' place and the file's blank lines around stay.
+
+    On a side where the counts differ, the new edge line must be the removed edge line rewritten; otherwise some
+    new lines may belong beyond that blank line. Not so either when the removed part begins or ends with blank
+    lines (which of the file's blanks they are is unclear), or the file has lines inside the removed range that
+    the old text does not mention.
+    """
+    i1, i2, j1, j2 = op
+    removed = range(i1, i2)
+    solid = [k for k in removed if old[k].strip()]
+    if not solid or j1 == j2 or any(mapping[k] is None for k in solid) or not old[i1].strip() or not old[i2 - 1].strip():
+        return False
+    named = {mapping[k] for k in removed if mapping[k] is not None}
+    if not all(n in named for n in range(mapping[i1], mapping[i2 - 1] + 1)):
+        return False
+    anchors = [k for k, line in enumerate(old) if line.strip() and mapping[k] is not None]
+    before = max((k for k in anchors if k < i1), default=None)
+    after = min((k for k in anchors if k >= i2), default=None)
+    if before is not None and i1 - before != mapping[i1] - mapping[before] and not _rewritten(old[i1], new[j1]):
+        return False
+    return after is None or after - (i2 - 1) == mapping[after] - mapping[i2 - 1] or _rewritten(old[i2 - 1], new[j2 - 1])
+
+
+def _rewritten(old_line: str, new_line: str) -> bool:
+    """Whether `new_line` reads as an edit of `old_line` rather than a line of its own."""
+    return difflib.SequenceMatcher(None, old_line.strip(), new_line.strip(), autojunk=False).ratio() >= REWRITE_SIMILARITY
 
 
 def ends_of(lines: list[str], span: Span, out: list[str], final_newline: bool) -> tuple[int, int, str]:

@@ -37,7 +37,7 @@ def check_bytes(raw: bytes, name: str) -> str:
         raise EditRefused(f"{name}: file is too large to edit ({len(raw) // 1024} KiB; limit {MAX_BYTES // 1024} KiB)")
     if b"\x00" in raw[:8192]:
         raise EditRefused(f"{name}: binary file; it cannot be edited as text")
-    body = raw[len(BOM):] if raw.startswith(BOM) else raw
+    body = raw.removeprefix(BOM)
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as err:
