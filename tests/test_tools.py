@@ -107,3 +107,17 @@ def test_unknown_runner_keeps_exit_code_and_tail():
     assert "error: boom" in report.render()
     assert testreport.parse("ok\n", 0).render().startswith("Tests PASSED")
     assert testreport.parse("", 124, timed_out=True).render().startswith("Tests TIMED OUT")
+
+
+def test_paths_as_the_sandbox_shows_them_reach_the_workspace(ctx):
+    from types import SimpleNamespace
+
+    from loopwright.tools.edit_file import EditFile
+
+    ctx.sandbox = SimpleNamespace(workdir="/workspace")
+    assert "1\tdef target():" in run(ReadFile(), ctx, path="/workspace/pkg/b.py").text
+    assert run(ListFiles(), ctx, path="/workspace").text.splitlines()[0] == ".gitignore"
+    out = run(EditFile(), ctx, path="/workspace/pkg/b.py", old_string="return 1", new_string="return 2")
+    assert out.changed_files == ("pkg/b.py",) and "return 2" in (ctx.root / "pkg/b.py").read_text()
+    with pytest.raises(ToolFailure, match="outside the workspace"):
+        run(ReadFile(), ctx, path="/workspaces/pkg/b.py")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar, Literal
 
 from loopwright.tools.base import Tool, ToolArgs, ToolContext, ToolOutput
@@ -30,7 +31,7 @@ class ApplyPatch:
     Args: ClassVar[type[ToolArgs]] = ApplyPatchArgs
 
     def run(self, args: ApplyPatchArgs, ctx: ToolContext) -> ToolOutput:
-        return report(apply_edits(ctx.root, unified_diff(args.patch)), ctx)
+        return report(apply_edits(ctx.root, [replace(e, path=ctx.local(e.path)) for e in unified_diff(args.patch)]), ctx)
 
 
 class ReplaceBlocksArgs(ToolArgs):
@@ -52,7 +53,7 @@ class ReplaceBlocks:
     Args: ClassVar[type[ToolArgs]] = ReplaceBlocksArgs
 
     def run(self, args: ReplaceBlocksArgs, ctx: ToolContext) -> ToolOutput:
-        edits = search_replace_blocks(args.blocks)
+        edits = [replace(e, path=ctx.local(e.path)) for e in search_replace_blocks(args.blocks)]
         creating = [e for e in edits if len(e.hunks) == 1 and not e.hunks[0].search.strip() and not (ctx.root / e.path).exists()]
         if creating:
             edits = [FileEdit(e.path, content=e.hunks[0].replace) if e in creating else e for e in edits]

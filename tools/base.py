@@ -45,6 +45,14 @@ class ToolContext:
     env: dict[str, str] = field(default_factory=lambda: {"PYTHONDONTWRITEBYTECODE": "1"})
     """Environment for every command; keeps byte-code caches out of the user's tree."""
 
+    def local(self, path: str) -> str:
+        """A path as the model wrote it, with the sandbox's view of the workspace (e.g. /workspace/x.py)
+        turned into a workspace-relative one: the model sees the repository there and often writes so."""
+        workdir = (getattr(self.sandbox, "workdir", "") or "").rstrip("/")
+        if workdir and Path(workdir) != self.root and (path == workdir or path.startswith(workdir + "/")):
+            return path[len(workdir) :].lstrip("/") or "."
+        return path
+
 
 class ToolFailure(Exception):
     """Raised by a tool for an error the model should see and can fix (bad path, no match...)."""

@@ -37,7 +37,7 @@ class EditFile:
         if args.old_string == args.new_string:
             raise ToolFailure("old_string and new_string are the same; nothing to change")
         try:
-            return report(apply_edits(ctx.root, [str_replace(args.path, args.old_string, args.new_string)]), ctx)
+            return report(apply_edits(ctx.root, [str_replace(ctx.local(args.path), args.old_string, args.new_string)]), ctx)
         except EditRefused as err:
             raise ToolFailure(str(err).replace("the old text was not found", "old_string not found").replace("the old text", "old_string")) from None
 
@@ -56,7 +56,7 @@ class InsertText:
     def run(self, args: InsertTextArgs, ctx: ToolContext) -> ToolOutput:
         if not args.text:
             raise ToolFailure("text is empty; nothing to insert")
-        return report(apply_edits(ctx.root, [insert_at(args.path, args.line, args.text)]), ctx)
+        return report(apply_edits(ctx.root, [insert_at(ctx.local(args.path), args.line, args.text)]), ctx)
 
 
 def report(applied: Sequence[AppliedEdit], ctx: ToolContext) -> ToolOutput:

@@ -20,7 +20,7 @@ class ListFiles:
     Args: ClassVar[type[ToolArgs]] = ListFilesArgs
 
     def run(self, args: ListFilesArgs, ctx: ToolContext) -> ToolOutput:
-        directory = resolve(ctx.root, args.path)
+        directory = resolve(ctx.root, ctx.local(args.path))
         if not directory.is_dir():
             raise ToolFailure(f"{args.path}: not a directory")
         names = []

@@ -22,7 +22,7 @@ class ReadFile:
     Args: ClassVar[type[ToolArgs]] = ReadFileArgs
 
     def run(self, args: ReadFileArgs, ctx: ToolContext) -> ToolOutput:
-        path = resolve(ctx.root, args.path)
+        path = resolve(ctx.root, ctx.local(args.path))
         if path.is_dir():
             raise ToolFailure(f"{args.path} is a directory; use list_files")
         if not path.is_file():

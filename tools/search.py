@@ -29,7 +29,7 @@ class Search:
             regex = re.compile(args.pattern, re.IGNORECASE if args.ignore_case else 0)
         except re.error as exc:
             raise ToolFailure(f"bad regular expression: {exc}") from None
-        target = resolve(ctx.root, args.path)
+        target = resolve(ctx.root, ctx.local(args.path))
         files = [target] if target.is_file() else iter_files(ctx.root, target)
         root = ctx.root.resolve()
         hits: list[str] = []

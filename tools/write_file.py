@@ -21,4 +21,4 @@ class WriteFile:
 
     def run(self, args: WriteFileArgs, ctx: ToolContext) -> ToolOutput:
         # Through the edit engine: the same refusals (binary, outside the workspace, broken syntax) and a diff.
-        return report(apply_edits(ctx.root, [whole_file(args.path, args.content)]), ctx)
+        return report(apply_edits(ctx.root, [whole_file(ctx.local(args.path), args.content)]), ctx)
