@@ -121,3 +121,16 @@ def test_paths_as_the_sandbox_shows_them_reach_the_workspace(ctx):
     assert out.changed_files == ("pkg/b.py",) and "return 2" in (ctx.root / "pkg/b.py").read_text()
     with pytest.raises(ToolFailure, match="outside the workspace"):
         run(ReadFile(), ctx, path="/workspaces/pkg/b.py")
+
+
+def test_frames_are_found_for_class_methods_and_parameters_with_dots():
+    output = (
+        "___________________________ TestCalc.test_add[1.5] ____________________________\n"
+        "tests/test_calc.py:9: in test_add\n    assert add(x, 1) == 2.5\nE   assert 0.5 == 2.5\n"
+        "=========================== short test summary info ============================\n"
+        "FAILED tests/test_calc.py::TestCalc::test_add[1.5] - assert 0.5 == 2.5\n"
+        "1 failed in 0.01s\n"
+    )
+    (failure,) = testreport.parse(output, 1).failures
+    assert failure.test_id == "tests/test_calc.py::TestCalc::test_add[1.5]"
+    assert "E   assert 0.5 == 2.5" in failure.frames and "tests/test_calc.py:9: in test_add" in failure.frames

@@ -73,7 +73,8 @@ def parse(output: str, exit_code: int, timed_out: bool = False, tail_lines: int 
 
 
 def _frames_by_test(output: str, keep: int = 14) -> dict[str, str]:
-    """The last lines of each failure section (where pytest prints the failing frames and `E` lines)."""
+    """The last lines of each failure section (where pytest prints the failing frames and `E` lines),
+    keyed like the last part of a node id."""
     sections: dict[str, str] = {}
     matches = list(_SECTION.finditer(output))
     for index, match in enumerate(matches):
@@ -81,7 +82,11 @@ def _frames_by_test(output: str, keep: int = 14) -> dict[str, str]:
         body = output[match.end() : end]
         body = re.split(r"^(?:=+ short test summary info =+|-+ Captured .*-+)$", body, maxsplit=1, flags=re.M)[0]
         body_lines = [line for line in body.strip("\n").splitlines() if line.strip()]
-        name = match.group(1).split(".")[-1].split("[")[0] if "::" not in match.group(1) else match.group(1).split("::")[-1]
-        sections[match.group(1).split(".")[-1]] = "\n".join("    " + line for line in body_lines[-keep:])
-        sections.setdefault(name, sections[match.group(1).split(".")[-1]])
+        sections[_section_key(match.group(1))] = "\n".join("    " + line for line in body_lines[-keep:])
     return sections
+
+
+def _section_key(header: str) -> str:
+    """`TestCalc.test_add[1.5]` -> `test_add[1.5]`, as the node id `...::TestCalc::test_add[1.5]` ends."""
+    base, bracket, params = header.partition("[")
+    return base.split(".")[-1] + bracket + params
