@@ -29,8 +29,9 @@ app.add_typer(sandbox_app, name="sandbox")
 init_app = typer.Typer(help="Set up editor integrations.", no_args_is_help=True)
 app.add_typer(init_app, name="init")
 
-from loopwright.github.cli import app as github_app
-from loopwright.models.cli import models_command, serve_command  # noqa: E402 - registered right below the app it joins
+# Sub-commands join the app right below their imports.
+from loopwright.github.cli import app as github_app  # noqa: E402
+from loopwright.models.cli import models_command, serve_command  # noqa: E402
 
 app.add_typer(github_app, name="github")
 app.command("serve")(serve_command)
@@ -76,8 +77,7 @@ def chat(
 
     root = _repo(repo)
     settings = _settings(root, model=model, approval_mode=mode, sandbox=sandbox, image=image, network=network)
-    if settings.config.sandbox.kind == "local":
-        err.print("[yellow]warning:[/] sandbox local runs the agent's commands on this machine without isolation")
+    _warn_if_unisolated(settings.config)
     tool_mode = settings.config.tool_mode
     start(root, settings, lambda spec, on_text=None: build_model(spec, on_text, tool_mode), out, resume=resume)
 
@@ -152,8 +152,7 @@ def _run_and_report(task: str, root: Path, config: RunConfig, quiet: bool, diagn
 
     printer = RunPrinter(out, quiet=quiet)
     agent_model = build_model(config.model, on_text=None if quiet else printer.stream_text, tool_mode=config.tool_mode)
-    if config.sandbox.kind == "local":
-        err.print("[yellow]warning:[/] --sandbox local runs the agent's commands on this machine without isolation")
+    _warn_if_unisolated(config)
     outcome = run_task(task, root, config, agent_model, hooks=printer.hooks(), progress=lambda line: err.print(f"[dim]{line}[/]"))
     print_summary(out, outcome)
     if diagnostics:
@@ -177,8 +176,7 @@ def demo(
 
     from loopwright.demo import DEMO_TASK, make_demo_repo
 
-    if sandbox not in ("docker", "local"):
-        raise UsageError(f"--sandbox must be docker or local, not {sandbox!r}")
+    _check_sandbox(sandbox)
     target = path or Path(tempfile.mkdtemp(prefix="loopwright-demo-")) / "calc"
     try:
         root = make_demo_repo(target.resolve())
@@ -269,10 +267,22 @@ def _settings(root: Path, **given: object):
     """Settings merged from defaults, config files, LOOPWRIGHT_* variables and the options given (None = not given)."""
     from loopwright.settings import load
 
-    if given.get("sandbox") not in (None, "docker", "local"):
-        raise UsageError(f"--sandbox must be docker or local, not {given['sandbox']!r}")
+    if given.get("sandbox") is not None:
+        _check_sandbox(given["sandbox"])
     flags = {_FLAGS[name][0]: (value, _FLAGS[name][1]) for name, value in given.items() if value is not None}
     return load(root, flags)
+
+
+def _check_sandbox(kind: object) -> None:
+    if kind not in ("docker", "local"):
+        raise UsageError(f"--sandbox must be docker or local, not {kind!r}")
+
+
+def _warn_if_unisolated(config: RunConfig) -> None:
+    if config.sandbox.kind == "local":
+        from loopwright.sandboxes.local import UNISOLATED_WARNING
+
+        err.print(f"[yellow]warning:[/] {UNISOLATED_WARNING}", highlight=False)
 
 
 def _repo(path: Path) -> Path:
