@@ -10,17 +10,16 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from loopwright.config import Limits, RunConfig
+from loopwright.config import Limits, RunConfig, SandboxSettings
 from loopwright.github.settings import ActionSettings
 from loopwright.hooks import Hooks
 from loopwright.loop import Agent, RunResult
 from loopwright.model import Model
-from loopwright.sandboxes.base import Sandbox
-from loopwright.session import initial_repo_map, session_tools, system_prompt
+from loopwright.session import initial_repo_map, open_sandbox, session_tools, system_prompt
 from loopwright.testdetect import detect
 from loopwright.tools.base import ToolContext
 from loopwright.tools.run_tests import run_test_command
@@ -43,16 +42,6 @@ class RunOutcome:
     trajectory: Path | None
 
 
-def open_sandbox(settings: ActionSettings, workdir: Path) -> AbstractContextManager[Sandbox]:
-    if settings.sandbox == "local":
-        from loopwright.sandboxes.local import LocalSandbox
-
-        return LocalSandbox(workdir)
-    from loopwright.sandboxes.docker import DockerSandbox
-
-    return DockerSandbox(workdir, image=settings.image, network=False, install_dependencies=settings.install_dependencies)
-
-
 def run_agent(
     task: str,
     workdir: Path,
@@ -67,11 +56,14 @@ def run_agent(
     if trajectory_dir is not None:
         trajectory.path = trajectory_dir / f"{trajectory.data.run_id}.json"
     cutoff = settings.max_seconds + HARD_STOP_GRACE_S
-    with hard_deadline(cutoff) as deadline, open_sandbox(settings, workdir) as box:
+    # Never a network for unattended runs, whatever the settings say.
+    sandbox = SandboxSettings(kind=settings.sandbox, image=settings.image, network=False, install_dependencies=settings.install_dependencies)
+    config = RunConfig()
+    with hard_deadline(cutoff) as deadline, open_sandbox(sandbox, workdir) as box:
         ctx = ToolContext(root=workdir, sandbox=box, test_command=test_command)
         before = run_test_command(ctx)
-        agent = Agent(model, session_tools(workdir, RunConfig()), ctx, limits, trajectory, Hooks())
-        repo_map = initial_repo_map(workdir, task, RunConfig())
+        agent = Agent(model, session_tools(workdir, config), ctx, limits, trajectory, Hooks())
+        repo_map = initial_repo_map(workdir, task, config)
         prompt = system_prompt(box, test_command, False, (instructions, "AGENTS.md on the base branch") if instructions else ("", ""), repo_map)
         result = agent.run(prompt, task)
     if deadline.fired and result.reason == "interrupted":
