@@ -12,10 +12,9 @@ import anthropic
 
 from loopwright.messages import Message, ModelResponse, ToolCall, ToolSpec, Usage
 from loopwright.model import TextHook
-from loopwright.models.openai_chat import one_line
 from loopwright.models.context import context_window as window_for
 from loopwright.models.pricing import PriceTable
-from loopwright.models.retry import RetryPolicy, StatusError, call_with_retries, parse_retry_after
+from loopwright.models.retry import RetryPolicy, StatusError, call_with_retries, no_answer_error, one_line, parse_retry_after
 
 _CACHE = {"type": "ephemeral"}
 
@@ -117,19 +116,11 @@ class AnthropicModel:
                 response = self._from_events(self._client.messages.create(**payload, stream=True))
             self._answered = True
             return response
-        except anthropic.APITimeoutError:
-            raise StatusError(f"{self.name}: no answer from {self.base_url} within the timeout") from None
-        except anthropic.APIConnectionError as error:
-            # A server that has never answered is a wrong address, not a restart: say so at once.
-            reason = one_line(error.__cause__ or error)
-            raise StatusError(
-                f"{self.name}: cannot reach {self.base_url}: {reason}", transient=self._answered
-            ) from None
         except anthropic.APIStatusError as error:
             self._answered = True
             raise self._status_error(error) from None
         except anthropic.APIError as error:
-            raise StatusError(f"{self.name}: {self.base_url} broke off the answer: {one_line(error)}") from None
+            raise no_answer_error(anthropic, self.name, self.base_url, error, self._answered) from None
 
     def _status_error(self, error: anthropic.APIStatusError) -> StatusError:
         status = error.status_code

@@ -12,7 +12,8 @@ import httpx
 
 from loopwright.messages import Message, ModelResponse, ToolSpec
 from loopwright.model import ModelError
-from loopwright.models.openai_chat import ChatCompletionsModel, ToolMode, one_line
+from loopwright.models.openai_chat import ChatCompletionsModel, ToolMode
+from loopwright.models.retry import one_line
 
 _NEUTRAL_SYSTEM = "You are a helpful assistant."
 

@@ -20,7 +20,14 @@ from loopwright.model import ModelError, TextHook
 from loopwright.models.context import TokenCounter
 from loopwright.models.context import context_window as window_for
 from loopwright.models.pricing import PriceTable
-from loopwright.models.retry import RetryPolicy, StatusError, call_with_retries, parse_retry_after
+from loopwright.models.retry import (
+    RetryPolicy,
+    StatusError,
+    call_with_retries,
+    no_answer_error,
+    one_line,
+    parse_retry_after,
+)
 from loopwright.models.textcalls import (
     StreamFilter,
     parse_text_calls,
@@ -31,11 +38,6 @@ from loopwright.models.textcalls import (
 
 ToolMode = Literal["native", "text", "auto"]
 _REJECTS_TOOLS = frozenset({400, 404, 422, 500, 501})
-
-
-def one_line(text: str, limit: int = 300) -> str:
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[:limit] + "..."
 
 
 @dataclass
@@ -214,21 +216,13 @@ class ChatCompletionsModel:
                 reply = self._read_stream(chunks, filter_calls)
             self._answered = True
             return reply
-        except openai.APITimeoutError:
-            raise StatusError(f"{self.name}: no answer from {self.base_url} within the timeout") from None
-        except openai.APIConnectionError as error:
-            # A server that has never answered is a wrong address, not a restart: say so at once.
-            reason = one_line(error.__cause__ or error)
-            raise StatusError(
-                f"{self.name}: cannot reach {self.base_url}: {reason}", transient=self._answered
-            ) from None
         except openai.APIStatusError as error:
             self._answered = True
             raise self._status_error(
                 error.status_code, _error_text(error), error.response.headers, bool(payload.get("tools"))
             ) from None
         except openai.APIError as error:
-            raise StatusError(f"{self.name}: {self.base_url} broke off the answer: {one_line(error)}") from None
+            raise no_answer_error(openai, self.name, self.base_url, error, self._answered) from None
 
     def _status_error(self, status: int, detail: str, headers: Any, with_tools: bool) -> StatusError:
         where = f"{self.base_url} (HTTP {status})"

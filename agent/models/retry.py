@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from loopwright.model import ModelError
 
@@ -35,6 +35,11 @@ class RetryPolicy:
         if retry_after is None:
             return jittered
         return max(retry_after, 0.0) + jittered * 0.1
+
+
+def one_line(text: object, limit: int = 300) -> str:
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[:limit] + "..."
 
 
 class StatusError(ModelError):
@@ -111,3 +116,16 @@ def call_with_retries(
                 on_retry(number, wait, error)
             sleep(wait)
     raise AssertionError("unreachable: the loop returns or raises")
+
+
+def no_answer_error(sdk: Any, name: str, base_url: str, error: Exception, answered: bool) -> StatusError:
+    """The error for a request that got no HTTP status: a timeout, no connection, or an answer broken off.
+
+    `sdk` is the provider's client module (openai, anthropic): both name these errors alike."""
+    if isinstance(error, sdk.APITimeoutError):
+        return StatusError(f"{name}: no answer from {base_url} within the timeout")
+    if isinstance(error, sdk.APIConnectionError):
+        # A server that has never answered is a wrong address, not a restart: say so at once.
+        reason = one_line(error.__cause__ or error)
+        return StatusError(f"{name}: cannot reach {base_url}: {reason}", transient=answered)
+    return StatusError(f"{name}: {base_url} broke off the answer: {one_line(error)}")
