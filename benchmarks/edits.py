@@ -54,6 +54,7 @@ SDISTS = {
 AIDER_REQUIREMENT = "aider-chat==0.86.2"
 PERTURBATIONS = ("indentation", "trailing-space", "elided", "blank-line", "stale-numbers")
 RETRIED = "str_replace, one retry"
+SHARED = "all three shared formats"
 WIDEST_RETRY = 20
 Op = tuple[str, str]  # (" " | "-" | "+", line text without newline)
 
@@ -80,6 +81,8 @@ class Request:
     block_text: str = ""
     edits: list[FileEdit] = field(default_factory=list)
     expected: str = ""
+    undecidable: str = ""
+    """Why the request does not determine its result (see `UNDECIDABLE`), or "" when it does."""
 
 
 # --- corpus -------------------------------------------------------------------------------------------------
@@ -211,6 +214,109 @@ def _elide(ops: list[Op]) -> list[Op] | None:
     return ops[: best[0]] + [(" ", indent + "...")] + ops[best[1] :]
 
 
+# --- requests that do not determine their result ---------------------------------------------------------
+
+UNDECIDABLE = {
+    "blank-line": (
+        "a blank line slipped next to added lines, so two different real diffs give this very request against "
+        "this very file"
+    ),
+    "repeated": (
+        "old text that occurs more than once where the change may be: in the whole file at the time for a "
+        "str_replace call, between the hunks before and after it for a search/replace block (blocks come in file "
+        "order); udiff hunks carry line numbers, so this never applies to them"
+    ),
+}
+
+
+def blank_slip_undecidable(truth: list[Op], slipped: list[Op]) -> bool:
+    """Whether a hunk with a blank context line dropped or added fits more than one post-image.
+
+    Dropped: the file has a blank line the request lacks. Moving that blank context line past the added lines
+    next to it (every other unchanged line staying paired) gives a real diff with the same pre-image and the
+    same request; if its post-image differs, nothing can tell which was meant.
+    Added: the request has a blank line the file lacks. The result is the new text without that line; when the
+    shortest diffs from the old text to the new pair it with new-text blank lines at different places, dropping
+    each gives different results.
+    """
+    if len(slipped) == len(truth):
+        return False
+    pre = [t for op, t in truth if op != "+"]
+    if len(slipped) < len(truth):
+        dropped = next((k for k, (a, b) in enumerate(zip(truth, slipped)) if a != b), len(slipped))
+        return len(_moved_blank_results(truth, dropped, pre)) > 1
+    old, new = [t for op, t in slipped if op != "+"], [t for op, t in slipped if op != "-"]
+    return len(_dropped_blank_results(old, new, pre)) > 1
+
+
+def _moved_blank_results(truth: list[Op], dropped: int, pre: list[str]) -> set[tuple[str, ...]]:
+    rest = [o for k, o in enumerate(truth) if k != dropped]
+    rest_pre = [t for op, t in rest if op != "+"]
+    rest_post = [t for op, t in rest if op != "-"]
+    pairs, i, j = [], 0, 0
+    for op, _ in rest:
+        if op == " ":
+            pairs.append((i, j))
+        i, j = i + (op != "+"), j + (op != "-")
+    results = set()
+    for p in range(len(rest_pre) + 1):
+        if rest_pre[:p] + [""] + rest_pre[p:] != pre:
+            continue
+        for q in range(len(rest_post) + 1):
+            if all((p <= pi) == (q <= qj) for pi, qj in pairs):
+                results.add(tuple(rest_post[:q] + [""] + rest_post[q:]))
+    return results
+
+
+def _dropped_blank_results(old: list[str], new: list[str], pre: list[str]) -> set[tuple[str, ...]]:
+    n, m = len(old), len(new)
+    head = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n):
+        for j in range(m):
+            head[i + 1][j + 1] = head[i][j] + 1 if old[i] == new[j] else max(head[i][j + 1], head[i + 1][j])
+    tail = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n - 1, -1, -1):
+        for j in range(m - 1, -1, -1):
+            tail[i][j] = tail[i + 1][j + 1] + 1 if old[i] == new[j] else max(tail[i + 1][j], tail[i][j + 1])
+    results = set()
+    for p in range(n):
+        if old[p].strip() or old[:p] + old[p + 1 :] != pre:
+            continue
+        for q in range(m):
+            if new[q] == old[p] and head[p][q] + 1 + tail[p + 1][q + 1] == head[n][m]:
+                results.add(tuple(new[:q] + new[q + 1 :]))
+    return results
+
+
+def repeated_between_neighbours(case: Case) -> bool:
+    """Whether a hunk's old text occurs more than once between the end of the hunk before it and the start of the
+    hunk after it (in the pre-image, where all search/replace blocks of a file are placed)."""
+    lines = case.before.splitlines(True)
+    bounds = [(start - 1, start - 1 + sum(op != "+" for op, _ in ops)) for ops, start in zip(case.hunks, case.starts)]
+    for k, ops in enumerate(case.hunks):
+        lo = bounds[k - 1][1] if k else 0
+        hi = bounds[k + 1][0] if k + 1 < len(bounds) else len(lines)
+        if _occurrences("".join(lines[lo:hi]), sides(ops)[0]) > 1:
+            return True
+    return False
+
+
+def repeated_old_text(case: Case) -> bool:
+    """Whether one of the file's str_replace calls (one per hunk, in turn) has old text that occurs more than once
+    in the file at the time: the same call would then fit the same change at each place."""
+    lines = case.before.splitlines(True)
+    shift = 0
+    for ops, start in zip(case.hunks, case.starts):
+        text = "".join(lines)
+        old, new = sides(ops)
+        if _occurrences(text, old) > 1:
+            return True
+        at = start - 1 + shift
+        lines[at : at + len(old.splitlines())] = new.splitlines(True)
+        shift += sum(op == "+" for op, _ in ops) - sum(op == "-" for op, _ in ops)
+    return False
+
+
 # --- requests in each format ---------------------------------------------------------------------------------
 
 def sides(ops: list[Op]) -> tuple[str, str]:
@@ -235,14 +341,18 @@ def requests_for(case: Case, rng: random.Random) -> list[Request]:
         changed = [perturb(kind, ops, rng) for ops in case.hunks]
         if any(c is not None for c in changed):
             variants.append((kind, [c if c is not None else ops for c, ops in zip(changed, case.hunks)]))
+    repeated = "repeated" if repeated_old_text(case) else ""
+    repeated_in_room = "repeated" if repeated_between_neighbours(case) else ""
     for variant, hunks in variants:
         blocks = [sides(ops) for ops in hunks]
+        slipped = variant == "blank-line" and any(blank_slip_undecidable(truth, slip) for truth, slip in zip(case.hunks, hunks))
+        blank = "blank-line" if slipped else ""
         text = "".join(f"{case.path}\n<<<<<<< SEARCH\n{old}=======\n{new}>>>>>>> REPLACE\n\n" for old, new in blocks)
-        out.append(Request("search/replace", variant, case, blocks=blocks, block_text=text, expected=case.after))
-        out.append(Request("str_replace", variant, case, blocks=blocks, edits=[FileEdit(case.path, (Hunk(o, n, whole_lines=False),)) for o, n in blocks], expected=case.after))
+        out.append(Request("search/replace", variant, case, blocks=blocks, block_text=text, expected=case.after, undecidable=blank or repeated_in_room))
+        out.append(Request("str_replace", variant, case, blocks=blocks, edits=[FileEdit(case.path, (Hunk(o, n, whole_lines=False),)) for o, n in blocks], expected=case.after, undecidable=blank or repeated))
         out.append(Request(RETRIED, variant, case, blocks=blocks, expected=case.after))
         diff = udiff_text(case.path, hunks, case.starts)
-        out.append(Request("udiff", variant, case, diff=diff, expected=case.after))
+        out.append(Request("udiff", variant, case, diff=diff, expected=case.after, undecidable=blank))
     stale = [max(1, s + rng.choice([-1, 1]) * rng.randint(10, 60)) for s in case.starts]
     diff = udiff_text(case.path, case.hunks, stale)
     out.append(Request("udiff", "stale-numbers", case, diff=diff, expected=case.after))
@@ -290,7 +400,7 @@ def run_loopwright(request: Request, workspace: Path, reasons: Counter) -> str |
         for edit in request.edits:
             apply_edits(workspace, [FileEdit(target.name, edit.hunks, edit.content)], validate=request.case.validate)
     except EditRefused as err:
-        reasons[(request.variant == "clean", reason_of(err))] += 1
+        reasons[(request.variant == "clean", bool(request.undecidable), reason_of(err))] += 1
         return None
     return target.read_bytes().decode("utf-8")
 
@@ -364,13 +474,14 @@ def outcome(result: str | None, expected: str) -> str:
     return "correct" if result == expected else "wrong"
 
 
-def table(rows: dict[tuple[str, str], dict[str, Counter]]) -> list[str]:
-    out = ["| format | variant | cases | loopwright correct | refused | wrong | aider correct | refused | wrong |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+def table(rows: dict[tuple[str, str], dict[str, Counter]], names: tuple[str, str, str] = ("correct", "refused", "wrong"), order: tuple[str, str, str] = ("correct", "refused", "wrong")) -> list[str]:
+    head = " | ".join(names)
+    out = [f"| format | variant | cases | loopwright {head} | aider {head} |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for (fmt, variant), tallies in rows.items():
         ours, theirs = tallies["loopwright"], tallies.get("aider")
         n = sum(ours.values())
-        cells = [_pct(ours, k, n) for k in ("correct", "refused", "wrong")]
-        cells += [_pct(theirs, k, n) for k in ("correct", "refused", "wrong")] if theirs else ["n/a"] * 3
+        cells = [_pct(ours, k, n) for k in order]
+        cells += [_pct(theirs, k, n) for k in order] if theirs else ["n/a"] * 3
         out.append(f"| {fmt} | {variant} | {n} | " + " | ".join(cells) + " |")
     return out
 
@@ -403,24 +514,30 @@ def main() -> None:
             got = run_loopwright(r, Path(folder), reasons)
             ours.append(outcome(got, r.expected))
             if ours[-1] != "correct":
-                failures.append({"case": r.case.source, "path": r.case.path, "format": r.fmt, "variant": r.variant, "outcome": ours[-1]})
+                failures.append({"case": r.case.source, "path": r.case.path, "format": r.fmt, "variant": r.variant, "outcome": ours[-1], "undecidable": r.undecidable})
     comparable = [i for i, r in enumerate(requests) if r.fmt in ("search/replace", "str_replace", "udiff")]
     theirs = dict(zip(comparable, (outcome(got, requests[i].expected) for i, got in zip(comparable, run_aider([requests[i] for i in comparable], python)))))
-    rows: dict[tuple[str, str], dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
+    groups: dict[str, dict[tuple[str, str], dict[str, Counter]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(Counter)))
     order = ["clean", *PERTURBATIONS]
     for i, r in sorted(enumerate(requests), key=lambda item: (item[1].fmt, order.index(item[1].variant))):
-        keys = [(r.fmt, r.variant)] + ([("all three shared formats", "clean" if r.variant == "clean" else "perturbed")] if i in theirs else [])
-        for key in keys:
-            rows[key]["loopwright"][ours[i]] += 1
-            if i in theirs:
-                rows[key]["aider"][theirs[i]] += 1
+        keys = [(r.fmt, r.variant)] + ([(SHARED, "clean" if r.variant == "clean" else "perturbed")] if i in theirs else [])
+        for group in ("undecidable" if r.undecidable else "decidable", "all"):
+            for key in keys:
+                groups[group][key]["loopwright"][ours[i]] += 1
+                if i in theirs:
+                    groups[group][key]["aider"][theirs[i]] += 1
     if args.failures:
         args.failures.write_text(json.dumps(failures, indent=1), encoding="utf-8")
-    write_report(rows, reasons, swe, sdist, args)
+    write_report(groups, reasons, swe, sdist, args)
 
 
-def write_report(rows, reasons: Counter, swe: list[Case], sdist: list[Case], args: argparse.Namespace) -> None:
+def write_report(groups, reasons: Counter, swe: list[Case], sdist: list[Case], args: argparse.Namespace) -> None:
     command = "python benchmarks/edits.py" + (f" --limit {args.limit}" if args.limit else "") + (f" --seed {args.seed}" if args.seed != 4 else "")
+    decidable, undecidable, everything = groups["decidable"], groups["undecidable"], groups["all"]
+
+    def rows_of(tallies, shared: bool):
+        return {k: v for k, v in tallies.items() if (k[0] == SHARED) == shared}
+
     lines = [
         "# Edit application: loopwright vs aider",
         "",
@@ -447,23 +564,48 @@ def write_report(rows, reasons: Counter, swe: list[Case], sdist: list[Case], arg
         ),
         "",
         (
-            f"`{RETRIED}`: the same str_replace calls, but a refused call is sent once more the way a model does "
-            "after reading the error and the file: the hunk's lines exactly as the file has them, with as many "
-            f"surrounding lines (up to {WIDEST_RETRY} each side) as make the old text occur once. The first-try rows "
-            "and the totals below count no retry; aider's appliers get no retry, hence n/a."
+            "Some requests do not determine their result: another real diff gives the very same request against the "
+            "very same file, with a different post-image, so no applier can know which was meant. They are counted "
+            "apart (last tables), where refusing is the right answer. They are:"
         ),
         "",
-        *table({k: v for k, v in rows.items() if k[0] != "all three shared formats"}),
+        *[f"- {name}: {text}." for name, text in UNDECIDABLE.items()],
         "",
-        "## Totals over the formats both appliers speak (search/replace, str_replace, udiff)",
+        (
+            f"`{RETRIED}`: the same str_replace calls, but a refused call is sent once more the way a model does "
+            "after reading the error and the file: the hunk's lines exactly as the file has them, with as many "
+            f"surrounding lines (up to {WIDEST_RETRY} each side) as make the old text occur once. These rows count "
+            "every request; the others count no retry; aider's appliers get no retry, hence n/a."
+        ),
         "",
-        *table({k: v for k, v in rows.items() if k[0] == "all three shared formats"}),
+        "## Requests that determine their result",
+        "",
+        *table(rows_of(decidable, False)),
+        "",
+        "### Totals over the formats both appliers speak (search/replace, str_replace, udiff)",
+        "",
+        *table(rows_of(decidable, True)),
+        "",
+        "## Requests that do not determine their result",
+        "",
+        "matched = the applier guessed, and its guess equals the real post-image; other = it guessed otherwise.",
+        "",
+        *table(rows_of(undecidable, False), ("refused", "matched", "other"), ("refused", "correct", "wrong")),
+        "",
+        *table(rows_of(undecidable, True), ("refused", "matched", "other"), ("refused", "correct", "wrong")),
+        "",
+        "## All requests together, as if every one had an answer",
+        "",
+        *table(rows_of(everything, True)),
         "",
         "## Why loopwright refused",
         "",
-        "| requests | reason | count |",
-        "|---|---|---:|",
-        *[f"| {'clean' if clean else 'perturbed'} | {reason} | {n} |" for (clean, reason), n in sorted(reasons.items(), key=lambda i: (not i[0][0], -i[1]))],
+        "| requests | determine their result | reason | count |",
+        "|---|---|---|---:|",
+        *[
+            f"| {'clean' if clean else 'perturbed'} | {'no' if unsure else 'yes'} | {reason} | {n} |"
+            for (clean, unsure, reason), n in sorted(reasons.items(), key=lambda i: (not i[0][0], i[0][1], -i[1]))
+        ],
         "",
     ]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

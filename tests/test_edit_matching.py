@@ -213,9 +213,11 @@ def test_new_lines_that_are_not_a_rewrite_next_to_a_missing_blank_line_are_refus
         apply(CONFIG, Hunk("import os\nLIMIT = 10\n", "import os\nimport sys\nLIMIT = 20\n"))
 
 
-def test_deleting_next_to_a_missing_blank_line_is_refused():
-    with pytest.raises(EditRefused, match="what to remove is unclear"):
-        apply(CONFIG, Hunk("import os\nLIMIT = 10\nNAME = 'x'\n", "import os\nNAME = 'x'\n"))
+def test_deleting_next_to_a_missing_blank_line_keeps_that_blank_line():
+    # Only the lines the old text names are removed; the blank line it left out is not one of them.
+    out, stages = apply(CONFIG, Hunk("import os\nLIMIT = 10\nNAME = 'x'\n", "import os\nNAME = 'x'\n"))
+    assert stages == ["blank-lines"]
+    assert out == "import os\n\nNAME = 'x'\n"
 
 
 def test_blank_lines_at_the_end_of_the_old_text_are_matched_to_the_files():
@@ -225,3 +227,68 @@ def test_blank_lines_at_the_end_of_the_old_text_are_matched_to_the_files():
     new = "    'a',\n    'b',\n    'c',\n}\n\nMORE = {\n    'd',\n}\n\n\n\n"
     out, _ = apply(source, Hunk(old, new))
     assert out == "KEYS = {\n    'a',\n    'b',\n    'c',\n}\n\nMORE = {\n    'd',\n}\n\n\ndef f():\n    pass\n"
+
+
+def test_an_extra_blank_line_in_the_old_text_next_to_a_rewrite_is_dropped():
+    # The old text has a blank line after `a` that the file lacks; `b` becomes `c` in place, nothing else moves.
+    out, stages = apply("a = 1\nb = 2\nd = 4\n", Hunk("a = 1\n\nb = 2\nd = 4\n", "a = 1\n\nc = 3\nd = 4\n"))
+    assert stages == ["blank-lines"]
+    assert out == "a = 1\nc = 3\nd = 4\n"
+
+
+def test_an_extra_blank_line_that_could_be_any_of_the_new_blank_lines_is_refused():
+    # The old text has two blank lines where the file has one; the new text adds a line between blank lines,
+    # so whether the result has one blank line before `log` and two after, or two before and one after, is unknown.
+    with pytest.raises(EditRefused, match="unclear"):
+        apply("import a\n\nX = 1\n", Hunk("import a\n\n\nX = 1\n", "import a\n\n\nlog = 1\n\n\nX = 1\n"))
+
+
+def test_blocks_with_the_same_old_text_are_placed_in_the_only_order_that_fits():
+    source = "x = 1\n\ny = 1\n\nx = 1\n\ny = 1\n\nEND = 0\nLAST = 0\n"
+    hunks = [Hunk(o, n) for o, n in (("x = 1\n", "x = 2\n"), ("y = 1\n", "y = 2\n"), ("x = 1\n", "x = 3\n"), ("y = 1\n", "y = 3\n"), ("END = 0\n", "END = 1\n"), ("LAST = 0\n", "LAST = 1\n"))]
+    out, _ = apply(source, *hunks)
+    assert out == "x = 2\n\ny = 2\n\nx = 3\n\ny = 3\n\nEND = 1\nLAST = 1\n"
+
+
+NESTED = (
+    "def a():\n"
+    "    if x:\n"
+    "        return 1\n"
+    "    return 0\n"
+    "\n"
+    "\n"
+    "def b():\n"
+    "    if y:\n"
+    "        if x:\n"
+    "            return 1\n"
+    "    return 0\n"
+    "\n"
+    "\n"
+    "END = 0\n"
+)
+
+
+def test_a_block_whose_slip_matches_elsewhere_exactly_is_placed_between_its_neighbours():
+    # The third block is b's inner `if`, written one level too shallow: that text is a()'s body exactly, which
+    # is out of order with the blocks around it, so it is placed again between them (re-indented).
+    hunks = (
+        Hunk("def b():\n", "def b2():\n"),
+        Hunk("    if y:\n", "    if y2:\n"),
+        Hunk("    if x:\n        return 1\n", "    if x:\n        return 2\n"),
+        Hunk("END = 0\n", "END = 1\n"),
+    )
+    out, _ = apply(NESTED, *hunks)
+    assert out == NESTED.replace("def b()", "def b2()").replace("if y:", "if y2:").replace("            return 1", "            return 2").replace("END = 0", "END = 1")
+
+
+def test_blocks_that_overlap_as_a_whole_are_read_in_sequence():
+    # The second block's slipped old text is found inside the first block's region, which the first block
+    # removes; read in sequence, it is found where it was meant: the indented `b = 2`.
+    source = "a = 1\nb = 2\nc = 3\n\nif d:\n    b = 2\n"
+    out, _ = apply(source, Hunk("a = 1\nb = 2\nc = 3\n", "a = 1\nc = 3\n"), Hunk("b = 2\n", "b = 5\n"))
+    assert out == "a = 1\nc = 3\n\nif d:\n    b = 5\n"
+
+
+def test_overlapping_diff_hunks_are_not_read_in_sequence():
+    with pytest.raises(EditRefused, match="overlap"):
+        apply("a = 1\nb = 2\nc = 3\n", Hunk("a = 1\nb = 2\n", "a = 0\nb = 2\n", at_line=1), Hunk("b = 2\nc = 3\n", "b = 2\nc = 0\n", at_line=2))

@@ -12,10 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from loopwright.tools.editing.merge import (
+    READINGS,
     Shift,
     Span,
+    alignment,
     build_replacement,
     ends_of,
+    irregular,
     span_of,
 )
 from loopwright.tools.editing.patch import EditRefused, Hunk
@@ -40,6 +43,8 @@ class _Candidate:
     first: int
     mapping: tuple[int | None, ...]
     shift: Shift
+    others: tuple[tuple[int | None, ...], ...] = ()
+    """Other mappings as likely as `mapping` (the old text's blank lines paired with the file's the other way)."""
 
 
 def split_lines(text: str) -> list[str]:
@@ -57,13 +62,15 @@ class Ambiguous(EditRefused):
         self.firsts = firsts
 
 
-def place(text: str, hunk: Hunk, near: int | None = None, within: tuple[int, int] | None = None) -> list[Placement]:
+def place(text: str, hunk: Hunk, near: int | None = None, within: tuple[int, int] | None = None, only_within: bool = False) -> list[Placement]:
     """Where and with what `hunk` applies to `text` (LF newlines); refuses when it cannot be placed uniquely.
 
     `near` is a 0-based line the caller has good reason to expect the hunk at (from line numbers that proved
     right for the file's other hunks); of several matches, the one exactly there is taken. `within` is a
     character range the caller knows the hunk lies in (between the edits placed before and after it); of
     several matches, the only one inside it is taken. Neither ever turns a refusal into a looser match.
+    `only_within` makes `within` binding: matches outside it do not count at any stage (for a hunk whose one
+    match contradicts the places of the hunks around it).
     """
     search = hunk.search.replace("\r\n", "\n")
     if not search.strip():
@@ -71,7 +78,7 @@ def place(text: str, hunk: Hunk, near: int | None = None, within: tuple[int, int
             raise EditRefused("the old text is empty; give the lines to replace, or a line number to insert at")
         return [_insert(text, hunk)]
     if not hunk.whole_lines:
-        exact = _substring(text, search, hunk.replace.replace("\r\n", "\n"), within)
+        exact = _substring(text, search, hunk.replace.replace("\r\n", "\n"), within, near, only_within)
         if exact:
             return exact
     lines, final = split_lines(text), text.endswith("\n")
@@ -79,22 +86,31 @@ def place(text: str, hunk: Hunk, near: int | None = None, within: tuple[int, int
     inside = _inside(lines, within)
     for stage, finder in _STAGES:
         found = finder(lines, old)
+        if only_within and inside is not None:
+            found = [c for c in found if inside(c.mapping)]
         if found:
             return [_placement(lines, final, old, new, _unique(found, len(old), near, inside), stage)]
     elided = _elided(lines, final, old, new, inside)
     if elided:
         return elided
     found = _anchored(lines, old)
+    if only_within and inside is not None:
+        found = [c for c in found if inside(c.mapping)]
     if found:
         return [_placement(lines, final, old, new, _unique(found, len(old), near, inside), "anchored")]
     raise EditRefused(_no_match(lines, old))
 
 
-def _substring(text: str, search: str, replace: str, within: tuple[int, int] | None = None) -> list[Placement]:
+def _substring(text: str, search: str, replace: str, within: tuple[int, int] | None = None, near: int | None = None, only_within: bool = False) -> list[Placement]:
     hits, start = [], 0
     while (index := text.find(search, start)) != -1:
         hits.append(index)
         start = index + 1
+    if only_within and within is not None:
+        hits = [h for h in hits if within[0] <= h and h + len(search) <= within[1]]
+    if len(hits) > 1 and near is not None:
+        there = [h for h in hits if text.count("\n", 0, h) == near]
+        hits = there if len(there) == 1 else hits
     if len(hits) > 1 and within is not None:
         inside = [h for h in hits if within[0] <= h and h + len(search) <= within[1]]
         hits = inside if len(inside) == 1 else hits
@@ -153,8 +169,32 @@ def _inside(lines: list[str], within: tuple[int, int] | None) -> Inside | None:
 def _placement(lines: list[str], final: bool, old: list[str], new: list[str], found: _Candidate, stage: str) -> Placement:
     span: Span = span_of(found.mapping)
     replacement = build_replacement(lines, span, old, new, found.mapping, found.shift)
+    if irregular(found.mapping) or found.others:
+        _refuse_unsettled(lines, old, new, found, span, replacement)
     start, end, text = ends_of(lines, span, replacement, final)
     return Placement(start, end, text, stage, span[0] + 1)
+
+
+def _refuse_unsettled(lines: list[str], old: list[str], new: list[str], found: _Candidate, span: Span, replacement: list[str]) -> None:
+    """Refuse when the file and the old text differ in line count and the ways of reading that give different
+    files: the new lines could go on either side of a blank line the old text missed, or the old text's extra
+    blank line could be any of several in the new text."""
+    every = [found.mapping, *found.others]
+    lo = min(span_of(m)[0] for m in every)
+    hi = max(span_of(m)[1] for m in every)
+    first = lines[lo : span[0]] + replacement + lines[span[1] : hi]
+    aligned = {align: alignment(old, new, align) for align in dict.fromkeys(r.align for r in READINGS)}
+    for mapping in every:
+        there = span_of(mapping)
+        for reading in READINGS:
+            out = build_replacement(lines, there, old, new, mapping, found.shift, reading, aligned[reading.align])
+            other = lines[lo : there[0]] + out + lines[there[1] : hi]
+            if other != first:
+                at = lo + next((k for k, (a, b) in enumerate(zip(first, other)) if a != b), min(len(first), len(other)))
+                raise EditRefused(
+                    f"the old text has a blank line too many or too few next to the change (near line {at + 1}), so "
+                    "where the new lines go is unclear; copy those lines exactly as the file has them"
+                )
 
 
 def _exact(lines: list[str], old: list[str]) -> list[_Candidate]:
@@ -203,19 +243,24 @@ def _blank_tolerant(lines: list[str], old: list[str]) -> list[_Candidate]:
         shift = Shift.between([(lines[i], old[k]) for i, k in zip(window, solid)])
         if shift is None:
             continue
-        found.append(_Candidate(window[0], _with_blanks(lines, old, solid, window), shift))
+        mapping = _with_blanks(lines, old, solid, window)
+        upward = _with_blanks(lines, old, solid, window, upward=True)
+        found.append(_Candidate(window[0], mapping, shift, (upward,) if upward != mapping else ()))
     return found
 
 
-def _with_blanks(lines: list[str], old: list[str], solid: list[int], window: list[int]) -> tuple[int | None, ...]:
-    """Map the old text's blank lines onto the file's blank lines in the same gap, as far as both have them."""
+def _with_blanks(lines: list[str], old: list[str], solid: list[int], window: list[int], upward: bool = False) -> tuple[int | None, ...]:
+    """Map the old text's blank lines onto the file's blank lines in the same gap, as far as both have them:
+    from the top of each gap down, or with `upward` from its bottom up."""
     mapping: list[int | None] = [None] * len(old)
     for k, i in zip(solid, window):
         mapping[k] = i
     for (k0, i0), (k1, i1) in zip(zip(solid, window), zip(solid[1:], window[1:])):
-        for offset, k in enumerate(range(k0 + 1, k1)):
-            if i0 + 1 + offset < i1:
-                mapping[k] = i0 + 1 + offset
+        pairs = zip(range(k0 + 1, k1), range(i0 + 1, i1))
+        if upward:
+            pairs = zip(range(k1 - 1, k0, -1), range(i1 - 1, i0, -1))
+        for k, i in pairs:
+            mapping[k] = i
     # Blank lines at either end too, or a change next to them would lose sight of the file's blank lines there.
     for k, i in zip(range(solid[0] - 1, -1, -1), range(window[0] - 1, -1, -1)):
         if lines[i].strip():

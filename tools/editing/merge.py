@@ -59,17 +59,39 @@ def span_of(mapping: tuple[int | None, ...]) -> Span:
     return min(placed), max(placed) + 1
 
 
-def build_replacement(lines: list[str], span: Span, old: list[str], new: list[str], mapping: tuple[int | None, ...], shift: Shift) -> list[str]:
-    """The file lines of `span` after replaying the old->new change onto them.
+@dataclass(frozen=True)
+class Reading:
+    """One way to read an edit where the file and the old text disagree on blank lines.
 
-    File lines the old text left out are kept. Where a change is next to them, which side of it they belong on
-    is mostly unknown, so the edit is then refused instead of guessed (`_refuse_uneven_gap`).
+    `align` picks an old->new diff: "first" is difflib's from the start, "last" difflib's from the end, "lcs"
+    a shortest diff (difflib's can pair a moved block instead), "up" and "down" that one with every run of
+    added or removed lines slid as far as it goes that way (so an added blank line next to copied blank lines
+    counts as any of them). `inserts_late` puts new lines after the file lines the old text skipped at that
+    point instead of before them. An edit is applied only when every reading gives the same file.
+    """
+
+    align: str = "first"
+    inserts_late: bool = False
+
+
+READINGS = tuple(Reading(align, late) for align in ("first", "last", "lcs", "up", "down") for late in (False, True))
+LCS_CELLS = 400_000
+"""Largest old x new line count a shortest diff is worked out for; beyond it difflib's stands in."""
+
+
+def build_replacement(lines: list[str], span: Span, old: list[str], new: list[str], mapping: tuple[int | None, ...], shift: Shift, reading: Reading = READINGS[0], opcodes: list[tuple[str, int, int, int, int]] | None = None) -> list[str]:
+    """The file lines of `span` after replaying the old->new change onto them, read the way `reading` says.
+
+    File lines the old text left out are kept; old lines the file lacks are dropped. Where a change rewrites
+    lines next to file lines the old text left out, which side of the change those belong on is mostly unknown,
+    so the edit is then refused instead of guessed (`_refuse_uneven_gap`). `opcodes`, when given, are
+    `alignment(old, new, reading.align)` worked out already.
     """
     region = lines[span[0] : span[1]]
     strip_trailing = any(o != o.rstrip() for o in old) and all(line == line.rstrip() for line in region)
     out: list[str] = []
     cursor = span[0]
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+    for tag, i1, i2, j1, j2 in opcodes if opcodes is not None else alignment(old, new, reading.align):
         placed = [mapping[k] for k in range(i1, i2) if mapping[k] is not None and mapping[k] >= cursor]
         if tag == "equal":
             if placed:
@@ -81,6 +103,10 @@ def build_replacement(lines: list[str], span: Span, old: list[str], new: list[st
             out.extend(lines[cursor : placed[0]])
             out.extend(lines[n] for n in range(placed[0], placed[-1] + 1) if n not in placed)
             cursor = placed[-1] + 1
+        elif reading.inserts_late:
+            later = min((m for m in mapping[i2:] if m is not None and m >= cursor), default=span[1])
+            out.extend(lines[cursor:later])
+            cursor = later
         for line in new[j1:j2]:
             line = shift.apply(line)
             out.append(line.rstrip() if strip_trailing else line)
@@ -88,16 +114,126 @@ def build_replacement(lines: list[str], span: Span, old: list[str], new: list[st
     return out
 
 
-def _refuse_uneven_gap(lines: list[str], old: list[str], new: list[str], mapping: tuple[int | None, ...], span: Span, op: tuple[int, int, int, int]) -> None:
-    """Refuse when, between the unchanged non-blank lines around a change, the old text and the file differ in
-    line count (a blank line too many or too few): which side of the new lines those go is unknown.
+Step = tuple[str, int, int]
+"""One line of an edit script: ("=", old index, new index), ("-", old index, -1) or ("+", -1, new index)."""
 
-    Two cases are clear: the change rewrites the file lines it names in place (see `_replaces_in_place`); or
-    the old text has extra blank lines where the file has only blank lines, and the new lines keep all their
-    blank neighbours on one side; they then go to the other end of the gap.
+
+def alignment(old: list[str], new: list[str], align: str) -> list[tuple[str, int, int, int, int]]:
+    """difflib-style opcodes for old->new, aligned as `align` says (see `Reading`)."""
+    first = difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
+    if align == "first":
+        return first
+    if align == "last":
+        n, m = len(old), len(new)
+        backwards = difflib.SequenceMatcher(None, old[::-1], new[::-1], autojunk=False).get_opcodes()
+        return [(tag, n - i2, n - i1, m - j2, m - j1) for tag, i1, i2, j1, j2 in reversed(backwards)]
+    script = _shortest(old, new) if len(old) * len(new) <= LCS_CELLS else _script(first)
+    if align == "lcs":
+        return _grouped(script)
+    return _grouped(_slid(script, old, new, align == "down"))
+
+
+def _shortest(old: list[str], new: list[str]) -> list[Step]:
+    """A shortest edit script (longest common subsequence), taking a line in common as early as it can."""
+    n, m = len(old), len(new)
+    longest = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n - 1, -1, -1):
+        row, below = longest[i], longest[i + 1]
+        for j in range(m - 1, -1, -1):
+            row[j] = below[j + 1] + 1 if old[i] == new[j] else max(below[j], row[j + 1])
+    steps: list[Step] = []
+    i = j = 0
+    while i < n and j < m:
+        if old[i] == new[j] and longest[i][j] == longest[i + 1][j + 1] + 1:
+            steps.append(("=", i, j))
+            i, j = i + 1, j + 1
+        elif longest[i + 1][j] >= longest[i][j + 1]:
+            steps.append(("-", i, -1))
+            i += 1
+        else:
+            steps.append(("+", -1, j))
+            j += 1
+    return steps + [("-", k, -1) for k in range(i, n)] + [("+", -1, k) for k in range(j, m)]
+
+
+def _script(opcodes: list[tuple[str, int, int, int, int]]) -> list[Step]:
+    steps: list[Step] = []
+    for tag, i1, i2, j1, j2 in opcodes:
+        if tag == "equal":
+            steps += [("=", i1 + k, j1 + k) for k in range(i2 - i1)]
+            continue
+        steps += [("-", i, -1) for i in range(i1, i2)] + [("+", -1, j) for j in range(j1, j2)]
+    return steps
+
+
+def _slid(steps: list[Step], old: list[str], new: list[str], down: bool) -> list[Step]:
+    """The script with each run of only added (or only removed) lines slid as far down (or up) as the lines
+    around it allow: an added block `x y x` after an unchanged `x` reads the same as `y x x` before it."""
+    s = list(steps)
+    k = 0
+    while k < len(s):
+        if s[k][0] == "=":
+            k += 1
+            continue
+        end = k
+        while end < len(s) and s[end][0] != "=":
+            end += 1
+        kinds = {step[0] for step in s[k:end]}
+        if len(kinds) == 1:
+            adding = "+" in kinds
+            seq, at = (new, 2) if adding else (old, 1)
+            while down and end < len(s) and s[end][0] == "=" and seq[s[k][at]] == seq[s[end][at]]:
+                lo, eq = s[k][at], s[end]
+                moved = [("+", -1, j) for j in range(lo + 1, eq[2] + 1)] if adding else [("-", i, -1) for i in range(lo + 1, eq[1] + 1)]
+                s[k : end + 1] = [("=", eq[1], lo) if adding else ("=", lo, eq[2])] + moved
+                k, end = k + 1, end + 1
+            while not down and k > 0 and s[k - 1][0] == "=" and seq[s[k - 1][at]] == seq[s[end - 1][at]]:
+                eq, hi = s[k - 1], s[end - 1][at]
+                moved = [("+", -1, j) for j in range(eq[2], hi)] if adding else [("-", i, -1) for i in range(eq[1], hi)]
+                s[k - 1 : end] = moved + [("=", eq[1], hi) if adding else ("=", hi, eq[2])]
+                k, end = k - 1, end - 1
+        k = end
+    return s
+
+
+def _grouped(steps: list[Step]) -> list[tuple[str, int, int, int, int]]:
+    """Opcodes from an edit script, counting old and new positions as it goes."""
+    out: list[tuple[str, int, int, int, int]] = []
+    i = j = 0
+    k = 0
+    while k < len(steps):
+        same = steps[k][0] == "="
+        end = k
+        while end < len(steps) and (steps[end][0] == "=") == same:
+            end += 1
+        removed = sum(step[0] == "-" for step in steps[k:end])
+        added = sum(step[0] == "+" for step in steps[k:end])
+        if same:
+            out.append(("equal", i, i + end - k, j, j + end - k))
+            i, j = i + end - k, j + end - k
+        else:
+            tag = "replace" if removed and added else "delete" if removed else "insert"
+            out.append((tag, i, i + removed, j, j + added))
+            i, j = i + removed, j + added
+        k = end
+    return out
+
+
+def irregular(mapping: tuple[int | None, ...]) -> bool:
+    """Whether the old text and the file differ in line count somewhere inside the match (a skipped or missing line)."""
+    first, last = span_of(mapping)
+    return None in mapping or last - first != len(mapping)
+
+
+def _refuse_uneven_gap(lines: list[str], old: list[str], new: list[str], mapping: tuple[int | None, ...], span: Span, op: tuple[int, int, int, int]) -> None:
+    """Refuse when a change rewrites old lines next to file lines the old text left out (a blank line it missed),
+    unless the new lines plainly take the removed lines' place (see `_replaces_in_place`).
+
+    Pure insertions and deletions are not judged here: the readings in `READINGS` settle those, and an old
+    line the file lacks never decides anything, as it is dropped.
     """
     i1, i2, j1, j2 = op
-    if _replaces_in_place(lines, old, new, mapping, op):
+    if i1 == i2 or j1 == j2 or _replaces_in_place(lines, old, new, mapping, op):
         return
     before = next((k for k in range(i1 - 1, -1, -1) if old[k].strip() and mapping[k] is not None), None)
     after = next((k for k in range(i2, len(old)) if old[k].strip() and mapping[k] is not None), None)
@@ -106,20 +242,9 @@ def _refuse_uneven_gap(lines: list[str], old: list[str], new: list[str], mapping
     old_hi = after if after is not None else placed[-1] + 1
     file_lo = mapping[before] + 1 if before is not None else span[0]
     file_hi = mapping[after] if after is not None else span[1]
-    if old_hi - old_lo == file_hi - file_lo or file_hi <= file_lo:
-        return  # same count, or nothing in the file between the anchors: the new lines have one place to go
-    if j1 == j2:
-        # The file lines the old text skipped would be kept, but on which side of the change they belonged to
-        # (and whether the blank line it removes is one of them) is unknown.
-        raise EditRefused(
-            f"around the lines it removes, the old text has {max(0, old_hi - old_lo)} lines where the file has "
-            f"{max(0, file_hi - file_lo)} (lines {file_lo + 1}-{file_hi}; a blank line too many or too few?), so "
-            "what to remove is unclear; copy those lines exactly as the file has them"
-        )
-    only_blanks = not any(line.strip() for line in old[old_lo:i1] + old[i2:old_hi] + lines[file_lo:file_hi])
-    flanked = 0 < j1 and j2 < len(new) and not new[j1 - 1].strip() and not new[j2].strip()
-    if old_hi - old_lo > file_hi - file_lo and only_blanks and not flanked:
-        return
+    named = set(mapping)
+    if all(n in named for n in range(file_lo, file_hi)):
+        return  # the file has no line there that the old text left out
     raise EditRefused(
         f"around the lines it changes, the old text has {max(0, old_hi - old_lo)} lines where the file has "
         f"{max(0, file_hi - file_lo)} (lines {file_lo + 1}-{file_hi}; a blank line too many or too few?), so where "
