@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+EditFormat = Literal["str_replace", "search_replace", "udiff"]
 
 
 class Limits(BaseModel):
@@ -59,12 +61,32 @@ class RunConfig(BaseModel):
     approval_mode: Literal["suggest", "auto-edit", "full-auto"] = "suggest"
     """When the interactive session asks first: `suggest` before every edit and command, `auto-edit` before
     commands only, `full-auto` never (commands still run in the sandbox)."""
-    edit_format: Literal["str_replace", "search_replace", "udiff"] = "str_replace"
+    edit_format: EditFormat = "str_replace"
     """How the model writes edits: `str_replace` (edit_file old/new + insert_text), `search_replace` (blocks),
     or `udiff` (unified diffs). Pick what the model was trained on."""
+    edit_formats: dict[str, EditFormat] = Field(default_factory=dict)
+    """The edit format per model, over `edit_format`: keys are model specs or their beginnings (`openai:`,
+    `local:qwen`), the longest that the model's spec starts with wins. In the environment:
+    `openai:=udiff,local:=search_replace`."""
     tool_mode: Literal["auto", "native", "text"] | None = None
     """How tool calls travel for OpenAI-compatible servers: `native` tool calling, `text` (calls written as
     `<tool_call>` JSON and parsed), or `auto` (probe once per model and remember). None: native for OpenAI,
     auto for local servers. Anthropic always uses native tool use."""
     repo_map_tokens: int = Field(1024, ge=0)
     """Token budget of the repository map in the system prompt; 0 leaves the map out."""
+
+    @field_validator("edit_formats", mode="before")
+    @classmethod
+    def _pairs(cls, value: object) -> object:
+        """`spec=format,spec=format` (as an environment variable can give it) into a table."""
+        if not isinstance(value, str):
+            return value
+        pairs = [item.rpartition("=") for item in value.split(",") if item.strip()]
+        if any(not sep for _, sep, _ in pairs):
+            raise ValueError("expected MODEL=FORMAT pairs separated by commas, such as openai:=udiff")
+        return {spec.strip(): fmt.strip() for spec, _, fmt in pairs}
+
+    def edit_format_for(self, model_name: str) -> EditFormat:
+        """The edit format for the model named `model_name` (its spec, such as `openai:gpt-5`)."""
+        matches = [key for key in self.edit_formats if model_name.startswith(key)]
+        return self.edit_formats[max(matches, key=len)] if matches else self.edit_format

@@ -59,14 +59,14 @@ def project_instructions(root: Path) -> tuple[str, str]:
     return "", ""
 
 
-def session_tools(root: Path, config: RunConfig) -> list[Tool]:
-    """The tools of a session: the configured edit format, and the repo_map tool when the map is on."""
+def session_tools(root: Path, config: RunConfig, model_name: str = "") -> list[Tool]:
+    """The tools of a session: the edit format configured for the model, and the repo_map tool when the map is on."""
     extra: list[Tool] = []
     if config.repo_map_tokens:
         from loopwright.repomap import make_repo_map_tool
 
         extra.append(make_repo_map_tool(root))
-    return default_tools(config.edit_format, extra)
+    return default_tools(config.edit_format_for(model_name), extra)
 
 
 def initial_repo_map(root: Path, task: str, config: RunConfig) -> str:
@@ -122,7 +122,7 @@ def run_task(
             test_timeout_s=config.test_timeout_s,
             max_output_chars=config.max_output_chars,
         )
-        agent = Agent(model, tools or session_tools(root, config), ctx, config.limits, trajectory, hooks, config.final_test_run)
+        agent = Agent(model, tools or session_tools(root, config, model.name), ctx, config.limits, trajectory, hooks, config.final_test_run)
         repo_map = initial_repo_map(root, task, config) if repo_map is None else repo_map
         prompt = system_prompt(box, test_command, config.sandbox.network, project_instructions(root), repo_map)
         result = agent.run(prompt, task)

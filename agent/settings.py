@@ -76,7 +76,9 @@ def load(repo: Path, flags: Mapping[str, tuple[Any, str]] | None = None, environ
     except ValidationError as exc:
         error = exc.errors()[0]
         key = ".".join(str(part) for part in error["loc"])
-        raise SettingsError(f"{sources.get(key, 'settings')}: {key}: {error['msg']}") from None
+        parts = [str(part) for part in error["loc"]]
+        source = next((sources[".".join(parts[:n])] for n in range(len(parts), 0, -1) if ".".join(parts[:n]) in sources), "settings")
+        raise SettingsError(f"{source}: {key}: {error['msg']}") from None
     return Settings(config=config, sources=sources, files=tuple(files))
 
 

@@ -82,6 +82,34 @@ def test_bad_environment_value_names_the_variable(tmp_path: Path, home):
         load(tmp_path, environ={**home, "LOOPWRIGHT_LIMITS_MAX_STEPS": "many"})
 
 
+def test_edit_format_per_model_longest_match_wins(tmp_path: Path, home):
+    write(tmp_path / "loopwright.toml", 'edit_format = "search_replace"\n[edit_formats]\n"openai:" = "udiff"\n"openai:gpt-4.1-mini" = "str_replace"\n')
+    config = load(tmp_path, environ=home).config
+    assert config.edit_format_for("openai:gpt-4.1") == "udiff"
+    assert config.edit_format_for("openai:gpt-4.1-mini") == "str_replace"
+    assert config.edit_format_for("anthropic:claude-sonnet-4-5") == "search_replace"
+    environ = {**home, "LOOPWRIGHT_EDIT_FORMATS": "anthropic:=udiff, local:=search_replace"}
+    config = load(tmp_path / "other", environ=environ).config
+    assert (config.edit_format_for("anthropic:x"), config.edit_format_for("local:qwen@http://h"), config.edit_format_for("openai:x")) == ("udiff", "search_replace", "str_replace")
+
+
+@pytest.mark.parametrize("value, message", [("openai:udiff", "expected MODEL=FORMAT pairs"), ("openai:=bogus", "Input should be 'str_replace'")])
+def test_bad_edit_formats_name_the_variable(tmp_path: Path, home, value: str, message: str):
+    with pytest.raises(SettingsError, match="^env LOOPWRIGHT_EDIT_FORMATS: edit_formats") as caught:
+        load(tmp_path, environ={**home, "LOOPWRIGHT_EDIT_FORMATS": value})
+    assert message in str(caught.value)
+
+
+def test_the_session_offers_the_edit_tools_of_the_models_format(tmp_path: Path, home):
+    from loopwright.session import session_tools
+
+    config = load(tmp_path, environ={**home, "LOOPWRIGHT_EDIT_FORMATS": "openai:=udiff", "LOOPWRIGHT_REPO_MAP_TOKENS": "0"}).config
+    openai = {tool.name for tool in session_tools(tmp_path, config, "openai:gpt-5")}
+    anthropic = {tool.name for tool in session_tools(tmp_path, config, "anthropic:claude")}
+    assert "apply_patch" in openai and "edit_file" not in openai
+    assert "edit_file" in anthropic and "apply_patch" not in anthropic
+
+
 def loopwright(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "loopwright", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=60)
 

@@ -62,7 +62,7 @@ def run_agent(
     with hard_deadline(cutoff) as deadline, open_sandbox(sandbox, workdir) as box:
         ctx = ToolContext(root=workdir, sandbox=box, test_command=test_command)
         before = run_test_command(ctx)
-        agent = Agent(model, session_tools(workdir, config), ctx, limits, trajectory, Hooks())
+        agent = Agent(model, session_tools(workdir, config, model.name), ctx, limits, trajectory, Hooks())
         repo_map = initial_repo_map(workdir, task, config)
         prompt = system_prompt(box, test_command, False, (instructions, "AGENTS.md on the base branch") if instructions else ("", ""), repo_map)
         result = agent.run(prompt, task)

@@ -187,7 +187,7 @@ def start(root: Path, settings: Settings, make_model: Callable[[str | None], Mod
     try:
         with open_sandbox(config.sandbox, root) as box:
             ctx = ToolContext(root=root, sandbox=box, test_command=test_command, command_timeout_s=config.command_timeout_s, test_timeout_s=config.test_timeout_s, max_output_chars=config.max_output_chars)
-            agent = Agent(model, session_tools(root, config), ctx, config.limits, trajectory, hooks, final_test_run=False)
+            agent = Agent(model, session_tools(root, config, model.name), ctx, config.limits, trajectory, hooks, final_test_run=False)
             agent.replies_end_turn = True
             prompt = system_prompt(box, test_command, config.sandbox.network, project_instructions(root), initial_repo_map(root, "", config))
             _restore(agent, messages, trajectory, prompt)
