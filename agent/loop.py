@@ -69,8 +69,7 @@ class Agent:
         final_test_run: bool = True,
     ) -> None:
         self.model = model
-        self.tools = {tool.name: tool for tool in tools}
-        self.specs = [ToolSpec(name=t.name, description=t.description, parameters=schema_of(t)) for t in tools]
+        self.use_tools(tools)
         self.ctx = ctx
         self.limits = limits
         self.trajectory = trajectory
@@ -91,6 +90,12 @@ class Agent:
         self._started = 0.0
 
     # -- the run ---------------------------------------------------------------------------------
+
+
+    def use_tools(self, tools: Sequence[Tool]) -> None:
+        """Offer these tools from the next model turn on (a new model may want another edit format)."""
+        self.tools = {tool.name: tool for tool in tools}
+        self.specs = [ToolSpec(name=t.name, description=t.description, parameters=schema_of(t)) for t in tools]
 
     def run(self, system_prompt: str, task: str) -> RunResult:
         self.messages = [Message.system(system_prompt), Message.user(render("task.j2", task=task))]

@@ -96,3 +96,28 @@ def test_a_call_edited_while_approving_is_reported_to_the_model(tmp_path: Path):
         until_answer(agent)
     result = next(m.content for m in agent.messages if m.role == "tool")
     assert '"command":"echo edited"' in result.splitlines()[0] and result.splitlines()[-1] == "edited"
+
+
+def test_switching_model_switches_to_the_edit_tools_of_its_format(tmp_path: Path):
+    from types import SimpleNamespace
+
+    from loopwright.config import RunConfig
+    from loopwright.session import session_tools
+    from loopwright.ui.commands import _model
+    from rich.console import Console
+
+    repo = buggy_calc_repo(tmp_path / "repo")
+    config = RunConfig(edit_formats={"scripted:udiff": "udiff"}, repo_map_tokens=0)
+    with LocalSandbox(repo) as box:
+        agent, _ = agent_for(repo, [], box)
+        chat = SimpleNamespace(
+            agent=agent,
+            console=Console(file=open(tmp_path / "out.txt", "w"), width=80),
+            make_model=lambda spec: ScriptedModel([], name=spec),
+            tools_for=lambda name: session_tools(repo, config, name),
+        )
+        _model(chat, "scripted:udiff-model")
+        assert "apply_patch" in agent.tools and "edit_file" not in agent.tools
+        assert "apply_patch" in {spec.name for spec in agent.specs}
+        _model(chat, "scripted:other")
+        assert "edit_file" in agent.tools and "apply_patch" not in agent.tools

@@ -23,7 +23,7 @@ from loopwright.model import Model
 from loopwright.session import initial_repo_map, open_sandbox, project_instructions, session_tools, system_prompt
 from loopwright.settings import Settings
 from loopwright.testdetect import detect
-from loopwright.tools.base import ToolContext, ToolOutput
+from loopwright.tools.base import Tool, ToolContext, ToolOutput
 from loopwright.trajectory import Trajectory, latest
 from loopwright.ui.approve import TerminalApprover
 from loopwright.ui.render import RunPrinter
@@ -105,13 +105,24 @@ class ChatPrinter(RunPrinter):
 
 
 class Chat:
-    def __init__(self, console: Console, reader: LineReader, agent: Agent, net: gitstate.SafetyNet, approver: TerminalApprover, make_model: Callable[[str], Model]) -> None:
+    def __init__(
+        self,
+        console: Console,
+        reader: LineReader,
+        agent: Agent,
+        net: gitstate.SafetyNet,
+        approver: TerminalApprover,
+        make_model: Callable[[str], Model],
+        tools_for: Callable[[str], list[Tool]] | None = None,
+    ) -> None:
         self.console = console
         self.reader = reader
         self.agent = agent
         self.net = net
         self.approver = approver
         self.make_model = make_model
+        self.tools_for = tools_for
+        """The session's tools for a model name (its edit format may differ), used when /model switches."""
         self.pending: list[str] = []
         """Context the person added (/add, /run) that goes with their next request."""
         self.requests: list[str] = []
@@ -191,7 +202,7 @@ def start(root: Path, settings: Settings, make_model: Callable[[str | None], Mod
             agent.replies_end_turn = True
             prompt = system_prompt(box, test_command, config.sandbox.network, project_instructions(root), initial_repo_map(root, "", config))
             _restore(agent, messages, trajectory, prompt)
-            chat = Chat(console, reader, agent, net, approver, lambda spec: make_model(spec, printer.stream_text))
+            chat = Chat(console, reader, agent, net, approver, lambda spec: make_model(spec, printer.stream_text), lambda name: session_tools(root, config, name))
             try:
                 chat.loop()
             except KeyboardInterrupt:

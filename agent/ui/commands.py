@@ -91,6 +91,8 @@ def _model(chat: Chat, spec: str) -> None:
         except Exception as exc:  # noqa: BLE001 - a bad model spec must not end the session
             chat.console.print(f"[red]model:[/] {escape(str(exc))}", highlight=False)
             return
+        if chat.tools_for is not None:
+            chat.agent.use_tools(chat.tools_for(chat.agent.model.name))
     chat.console.print(f"model: {escape(chat.agent.model.name)}", highlight=False)
 
 
