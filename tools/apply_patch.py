@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import ClassVar, Literal
 
-from loopwright.config import EditFormat
 from loopwright.tools.base import Tool, ToolArgs, ToolContext, ToolOutput
 from loopwright.tools.edit_file import EditFile, InsertText, report
 from loopwright.tools.editing import (
@@ -16,6 +15,7 @@ from loopwright.tools.editing import (
 )
 from pydantic import Field
 
+EditFormat = Literal["str_replace", "search_replace", "udiff"]
 
 
 class ApplyPatchArgs(ToolArgs):

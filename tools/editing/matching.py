@@ -11,11 +11,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from loopwright.tools.editing.align import alignment
 from loopwright.tools.editing.merge import (
     READINGS,
     Shift,
     Span,
-    alignment,
     build_replacement,
     ends_of,
     irregular,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
+from loopwright.tools.editing.align import alignment
 from loopwright.tools.editing.patch import EditRefused
 
 Span = tuple[int, int]
@@ -75,8 +76,6 @@ class Reading:
 
 
 READINGS = tuple(Reading(align, late) for align in ("first", "last", "lcs", "up", "down") for late in (False, True))
-LCS_CELLS = 400_000
-"""Largest old x new line count a shortest diff is worked out for; beyond it difflib's stands in."""
 
 
 def build_replacement(lines: list[str], span: Span, old: list[str], new: list[str], mapping: tuple[int | None, ...], shift: Shift, reading: Reading = READINGS[0], opcodes: list[tuple[str, int, int, int, int]] | None = None) -> list[str]:
@@ -111,111 +110,6 @@ def build_replacement(lines: list[str], span: Span, old: list[str], new: list[st
             line = shift.apply(line)
             out.append(line.rstrip() if strip_trailing else line)
     out.extend(lines[cursor : span[1]])
-    return out
-
-
-Step = tuple[str, int, int]
-"""One line of an edit script: ("=", old index, new index), ("-", old index, -1) or ("+", -1, new index)."""
-
-
-def alignment(old: list[str], new: list[str], align: str) -> list[tuple[str, int, int, int, int]]:
-    """difflib-style opcodes for old->new, aligned as `align` says (see `Reading`)."""
-    first = difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
-    if align == "first":
-        return first
-    if align == "last":
-        n, m = len(old), len(new)
-        backwards = difflib.SequenceMatcher(None, old[::-1], new[::-1], autojunk=False).get_opcodes()
-        return [(tag, n - i2, n - i1, m - j2, m - j1) for tag, i1, i2, j1, j2 in reversed(backwards)]
-    script = _shortest(old, new) if len(old) * len(new) <= LCS_CELLS else _script(first)
-    if align == "lcs":
-        return _grouped(script)
-    return _grouped(_slid(script, old, new, align == "down"))
-
-
-def _shortest(old: list[str], new: list[str]) -> list[Step]:
-    """A shortest edit script (longest common subsequence), taking a line in common as early as it can."""
-    n, m = len(old), len(new)
-    longest = [[0] * (m + 1) for _ in range(n + 1)]
-    for i in range(n - 1, -1, -1):
-        row, below = longest[i], longest[i + 1]
-        for j in range(m - 1, -1, -1):
-            row[j] = below[j + 1] + 1 if old[i] == new[j] else max(below[j], row[j + 1])
-    steps: list[Step] = []
-    i = j = 0
-    while i < n and j < m:
-        if old[i] == new[j] and longest[i][j] == longest[i + 1][j + 1] + 1:
-            steps.append(("=", i, j))
-            i, j = i + 1, j + 1
-        elif longest[i + 1][j] >= longest[i][j + 1]:
-            steps.append(("-", i, -1))
-            i += 1
-        else:
-            steps.append(("+", -1, j))
-            j += 1
-    return steps + [("-", k, -1) for k in range(i, n)] + [("+", -1, k) for k in range(j, m)]
-
-
-def _script(opcodes: list[tuple[str, int, int, int, int]]) -> list[Step]:
-    steps: list[Step] = []
-    for tag, i1, i2, j1, j2 in opcodes:
-        if tag == "equal":
-            steps += [("=", i1 + k, j1 + k) for k in range(i2 - i1)]
-            continue
-        steps += [("-", i, -1) for i in range(i1, i2)] + [("+", -1, j) for j in range(j1, j2)]
-    return steps
-
-
-def _slid(steps: list[Step], old: list[str], new: list[str], down: bool) -> list[Step]:
-    """The script with each run of only added (or only removed) lines slid as far down (or up) as the lines
-    around it allow: an added block `x y x` after an unchanged `x` reads the same as `y x x` before it."""
-    s = list(steps)
-    k = 0
-    while k < len(s):
-        if s[k][0] == "=":
-            k += 1
-            continue
-        end = k
-        while end < len(s) and s[end][0] != "=":
-            end += 1
-        kinds = {step[0] for step in s[k:end]}
-        if len(kinds) == 1:
-            adding = "+" in kinds
-            seq, at = (new, 2) if adding else (old, 1)
-            while down and end < len(s) and s[end][0] == "=" and seq[s[k][at]] == seq[s[end][at]]:
-                lo, eq = s[k][at], s[end]
-                moved = [("+", -1, j) for j in range(lo + 1, eq[2] + 1)] if adding else [("-", i, -1) for i in range(lo + 1, eq[1] + 1)]
-                s[k : end + 1] = [("=", eq[1], lo) if adding else ("=", lo, eq[2])] + moved
-                k, end = k + 1, end + 1
-            while not down and k > 0 and s[k - 1][0] == "=" and seq[s[k - 1][at]] == seq[s[end - 1][at]]:
-                eq, hi = s[k - 1], s[end - 1][at]
-                moved = [("+", -1, j) for j in range(eq[2], hi)] if adding else [("-", i, -1) for i in range(eq[1], hi)]
-                s[k - 1 : end] = moved + [("=", eq[1], hi) if adding else ("=", hi, eq[2])]
-                k, end = k - 1, end - 1
-        k = end
-    return s
-
-
-def _grouped(steps: list[Step]) -> list[tuple[str, int, int, int, int]]:
-    """Opcodes from an edit script, counting old and new positions as it goes."""
-    out: list[tuple[str, int, int, int, int]] = []
-    i = j = 0
-    k = 0
-    while k < len(steps):
-        same = steps[k][0] == "="
-        end = k
-        while end < len(steps) and (steps[end][0] == "=") == same:
-            end += 1
-        removed = sum(step[0] == "-" for step in steps[k:end])
-        added = sum(step[0] == "+" for step in steps[k:end])
-        if same:
-            out.append(("equal", i, i + end - k, j, j + end - k))
-            i, j = i + end - k, j + end - k
-        else:
-            tag = "replace" if removed and added else "delete" if removed else "insert"
-            out.append((tag, i, i + removed, j, j + added))
-            i, j = i + removed, j + added
-        k = end
     return out
 
 
