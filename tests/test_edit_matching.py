@@ -292,3 +292,11 @@ def test_blocks_that_overlap_as_a_whole_are_read_in_sequence():
 def test_overlapping_diff_hunks_are_not_read_in_sequence():
     with pytest.raises(EditRefused, match="overlap"):
         apply("a = 1\nb = 2\nc = 3\n", Hunk("a = 1\nb = 2\n", "a = 0\nb = 2\n", at_line=1), Hunk("b = 2\nc = 3\n", "b = 2\nc = 0\n", at_line=2))
+
+
+def test_an_extra_blank_line_is_not_taken_for_a_like_line_the_edit_removes():
+    # The old text starts with a blank line the file lacks. Which of the new text's blank lines stand for it and
+    # which for the file's own is open (a shortest diff may pair them either way), and the results differ, so
+    # the edit is refused rather than guessed.
+    with pytest.raises(EditRefused, match="unclear"):
+        apply("x = 1\n\n\n", Hunk("\nx = 1\n\n\n", "y = 2\n\n\n"))

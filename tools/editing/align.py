@@ -17,11 +17,14 @@ Step = tuple[str, int, int]
 """One line of an edit script: ("=", old index, new index), ("-", old index, -1) or ("+", -1, new index)."""
 
 
-def alignment(old: list[str], new: list[str], align: str) -> list[Opcode]:
-    """difflib-style opcodes for old->new, aligned as `align` says (see `Reading`)."""
+def alignment(old: list[str], new: list[str], align: str, held: frozenset[int] = frozenset()) -> list[Opcode]:
+    """difflib-style opcodes for old->new, aligned as `align` says (see `Reading`); with "held", of the shortest
+    scripts one that keeps as many of the old lines `held` paired as it can."""
     first = difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
     if align == "first":
         return first
+    if align == "held":
+        return _grouped(_shortest_holding(old, new, held) if len(old) * len(new) <= LCS_CELLS else _script(first))
     if align == "last":
         n, m = len(old), len(new)
         backwards = difflib.SequenceMatcher(None, old[::-1], new[::-1], autojunk=False).get_opcodes()
@@ -30,6 +33,34 @@ def alignment(old: list[str], new: list[str], align: str) -> list[Opcode]:
     if align == "lcs":
         return _grouped(script)
     return _grouped(_slid(script, old, new, align == "down"))
+
+
+def _shortest_holding(old: list[str], new: list[str], held: frozenset[int]) -> list[Step]:
+    """A shortest edit script that, among those, pairs the most old lines in `held` (an old line the file lacks
+    is best paired with the new line at its own place, not with a like line elsewhere)."""
+    n, m = len(old), len(new)
+    weight = [n + 2 if i in held else n + 1 for i in range(n)]  # any extra pairing outweighs every held bonus
+    best = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n - 1, -1, -1):
+        row, below = best[i], best[i + 1]
+        for j in range(m - 1, -1, -1):
+            score = max(below[j], row[j + 1])
+            if old[i] == new[j]:
+                score = max(score, below[j + 1] + weight[i])
+            row[j] = score
+    steps: list[Step] = []
+    i = j = 0
+    while i < n and j < m:
+        if old[i] == new[j] and best[i][j] == best[i + 1][j + 1] + weight[i]:
+            steps.append(("=", i, j))
+            i, j = i + 1, j + 1
+        elif best[i + 1][j] >= best[i][j + 1]:
+            steps.append(("-", i, -1))
+            i += 1
+        else:
+            steps.append(("+", -1, j))
+            j += 1
+    return steps + [("-", k, -1) for k in range(i, n)] + [("+", -1, k) for k in range(j, m)]
 
 
 def _shortest(old: list[str], new: list[str]) -> list[Step]:

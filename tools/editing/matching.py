@@ -183,9 +183,10 @@ def _refuse_unsettled(lines: list[str], old: list[str], new: list[str], found: _
     lo = min(span_of(m)[0] for m in every)
     hi = max(span_of(m)[1] for m in every)
     first = lines[lo : span[0]] + replacement + lines[span[1] : hi]
-    aligned = {align: alignment(old, new, align) for align in dict.fromkeys(r.align for r in READINGS)}
+    aligned = {align: alignment(old, new, align) for align in dict.fromkeys(r.align for r in READINGS) if align != "held"}
     for mapping in every:
         there = span_of(mapping)
+        aligned["held"] = alignment(old, new, "held", frozenset(k for k, m in enumerate(mapping) if m is None))
         for reading in READINGS:
             out = build_replacement(lines, there, old, new, mapping, found.shift, reading, aligned[reading.align])
             other = lines[lo : there[0]] + out + lines[there[1] : hi]

@@ -67,7 +67,8 @@ class Reading:
     `align` picks an old->new diff: "first" is difflib's from the start, "last" difflib's from the end, "lcs"
     a shortest diff (difflib's can pair a moved block instead), "up" and "down" that one with every run of
     added or removed lines slid as far as it goes that way (so an added blank line next to copied blank lines
-    counts as any of them). `inserts_late` puts new lines after the file lines the old text skipped at that
+    counts as any of them), "held" a shortest diff that pairs the old lines the file lacks where it can (so
+    they drop out at their own place rather than a like line elsewhere standing in for them). `inserts_late` puts new lines after the file lines the old text skipped at that
     point instead of before them. An edit is applied only when every reading gives the same file.
     """
 
@@ -75,7 +76,7 @@ class Reading:
     inserts_late: bool = False
 
 
-READINGS = tuple(Reading(align, late) for align in ("first", "last", "lcs", "up", "down") for late in (False, True))
+READINGS = tuple(Reading(align, late) for align in ("first", "last", "lcs", "up", "down", "held") for late in (False, True))
 
 
 def build_replacement(lines: list[str], span: Span, old: list[str], new: list[str], mapping: tuple[int | None, ...], shift: Shift, reading: Reading = READINGS[0], opcodes: list[tuple[str, int, int, int, int]] | None = None) -> list[str]:
