@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from loopwright.messages import Message, ToolCall
-from loopwright.tools.base import ToolOutput
+from loopwright.messages import ToolCall
 
 
 class Approver(Protocol):

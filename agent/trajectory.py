@@ -5,7 +5,6 @@ The file is rewritten after every step (atomically), so a crash still leaves a r
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import time
