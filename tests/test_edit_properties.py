@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import unidiff
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from loopwright.tools.editing import (
     EditRefused,
@@ -75,8 +75,8 @@ def test_blocks_from_a_diff_reproduce_the_post_image(pair):
 def test_a_diff_applies_even_with_shifted_line_numbers(pair):
     before, after = pair
     diff = "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), "a/f.txt", "b/f.txt"))
-    if not diff:
-        return
+    if not diff or not after:
+        return  # a diff that empties the file reads as deleting it, which is refused
     shifted = "".join(
         line.replace("@@ -", "@@ -1", 1) if line.startswith("@@") else line for line in diff.splitlines(True)
     )
@@ -99,6 +99,50 @@ def test_with_repeated_lines_an_edit_is_applied_correctly_or_refused(old_lines, 
     except EditRefused:
         return
     assert result == after
+
+
+def _slipped(found: list[unidiff.Hunk], which: int, at: int, drop: bool) -> FileEdit:
+    """The blocks of `found`, with hunk `which` copied with a slip at its line `at`: that blank line dropped, or
+    an extra blank line after it."""
+    out = []
+    for number, hunk in enumerate(found):
+        lines = [(line.line_type, line.value) for line in hunk]
+        if number == which:
+            lines = lines[:at] + lines[at + 1 :] if drop else lines[: at + 1] + [(" ", "\n")] + lines[at + 1 :]
+        out.append(Hunk("".join(v for t, v in lines if t != "+"), "".join(v for t, v in lines if t != "-")))
+    return FileEdit("f.txt", tuple(out))
+
+
+def _anchored(found: list[unidiff.Hunk]) -> bool:
+    """Every hunk has a non-blank line to find it by (one of blank lines only has no unique anchor)."""
+    return bool(found) and all(any(x.value.strip() for x in h.source_lines()) for h in found)
+
+
+def _between_unchanged(hunk: unidiff.Hunk, at: int) -> bool:
+    lines = list(hunk)
+    return 0 < at < len(lines) - 1 and all(lines[k].is_context and lines[k].value.strip() for k in (at - 1, at + 1))
+
+
+@given(unique_files(), st.data())
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+def test_a_blank_line_missing_between_unchanged_lines_changes_nothing(pair, data):
+    before, after = pair
+    found = hunks(before, after)
+    spots = [(h, k) for h, hunk in enumerate(found) for k, line in enumerate(hunk) if line.is_context and not line.value.strip() and _between_unchanged(hunk, k)]
+    assume(_anchored(found) and spots)
+    which, at = data.draw(st.sampled_from(spots))
+    assert apply(before, _slipped(found, which, at, drop=True)) == after
+
+
+@given(unique_files(), st.data())
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+def test_an_extra_blank_line_between_unchanged_lines_changes_nothing(pair, data):
+    before, after = pair
+    found = hunks(before, after)
+    spots = [(h, k) for h, hunk in enumerate(found) for k, line in enumerate(hunk) if line.is_context and line.value.strip() and k + 1 < len(hunk) and list(hunk)[k + 1].is_context and list(hunk)[k + 1].value.strip()]
+    assume(_anchored(found) and spots)
+    which, at = data.draw(st.sampled_from(spots))
+    assert apply(before, _slipped(found, which, at, drop=False)) == after
 
 
 def _swebench_files() -> list[tuple[str, str, FileEdit]]:
