@@ -8,6 +8,7 @@ without changing the diff's size; sliding them all one way or the other gives th
 from __future__ import annotations
 
 import difflib
+from functools import lru_cache
 
 Opcode = tuple[str, int, int, int, int]
 LCS_CELLS = 400_000
@@ -20,16 +21,16 @@ Step = tuple[str, int, int]
 def alignment(old: list[str], new: list[str], align: str, held: frozenset[int] = frozenset()) -> list[Opcode]:
     """difflib-style opcodes for old->new, aligned as `align` says (see `Reading`); with "held", of the shortest
     scripts one that keeps as many of the old lines `held` paired as it can."""
-    first = difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
-    if align == "first":
-        return first
+    if align == "first" or len(old) * len(new) > LCS_CELLS and align != "last":
+        first = difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
+        return first if align in ("first", "lcs", "held") else _grouped(_slid(_script(first), old, new, align == "down"))
     if align == "held":
-        return _grouped(_shortest_holding(old, new, held) if len(old) * len(new) <= LCS_CELLS else _script(first))
+        return _grouped(_shortest_holding(old, new, held))
     if align == "last":
         n, m = len(old), len(new)
         backwards = difflib.SequenceMatcher(None, old[::-1], new[::-1], autojunk=False).get_opcodes()
         return [(tag, n - i2, n - i1, m - j2, m - j1) for tag, i1, i2, j1, j2 in reversed(backwards)]
-    script = _shortest(old, new) if len(old) * len(new) <= LCS_CELLS else _script(first)
+    script = list(_shortest(tuple(old), tuple(new)))
     if align == "lcs":
         return _grouped(script)
     return _grouped(_slid(script, old, new, align == "down"))
@@ -63,7 +64,8 @@ def _shortest_holding(old: list[str], new: list[str], held: frozenset[int]) -> l
     return steps + [("-", k, -1) for k in range(i, n)] + [("+", -1, k) for k in range(j, m)]
 
 
-def _shortest(old: list[str], new: list[str]) -> list[Step]:
+@lru_cache(maxsize=4)
+def _shortest(old: tuple[str, ...], new: tuple[str, ...]) -> tuple[Step, ...]:
     """A shortest edit script (longest common subsequence), taking a line in common as early as it can."""
     n, m = len(old), len(new)
     longest = [[0] * (m + 1) for _ in range(n + 1)]
@@ -83,7 +85,7 @@ def _shortest(old: list[str], new: list[str]) -> list[Step]:
         else:
             steps.append(("+", -1, j))
             j += 1
-    return steps + [("-", k, -1) for k in range(i, n)] + [("+", -1, k) for k in range(j, m)]
+    return tuple(steps + [("-", k, -1) for k in range(i, n)] + [("+", -1, k) for k in range(j, m)])
 
 
 def _script(opcodes: list[Opcode]) -> list[Step]:

@@ -128,18 +128,18 @@ def _refuse_uneven_gap(lines: list[str], old: list[str], new: list[str], mapping
     line the file lacks never decides anything, as it is dropped.
     """
     i1, i2, j1, j2 = op
-    if i1 == i2 or j1 == j2 or _replaces_in_place(lines, old, new, mapping, op):
+    if i1 == i2 or j1 == j2:
         return
     before = next((k for k in range(i1 - 1, -1, -1) if old[k].strip() and mapping[k] is not None), None)
     after = next((k for k in range(i2, len(old)) if old[k].strip() and mapping[k] is not None), None)
+    file_lo = mapping[before] + 1 if before is not None else span[0]
+    file_hi = mapping[after] if after is not None else span[1]
+    named = set(mapping[before if before is not None else 0 : after + 1 if after is not None else len(old)])
+    if all(n in named for n in range(file_lo, file_hi)) or _replaces_in_place(lines, old, new, mapping, op):
+        return  # the file has no line there that the old text left out, or the change rewrites in place
     placed = [k for k, m in enumerate(mapping) if m is not None]
     old_lo = before + 1 if before is not None else placed[0]
     old_hi = after if after is not None else placed[-1] + 1
-    file_lo = mapping[before] + 1 if before is not None else span[0]
-    file_hi = mapping[after] if after is not None else span[1]
-    named = set(mapping)
-    if all(n in named for n in range(file_lo, file_hi)):
-        return  # the file has no line there that the old text left out
     raise EditRefused(
         f"around the lines it changes, the old text has {max(0, old_hi - old_lo)} lines where the file has "
         f"{max(0, file_hi - file_lo)} (lines {file_lo + 1}-{file_hi}; a blank line too many or too few?), so where "
