@@ -218,8 +218,9 @@ def _elide(ops: list[Op]) -> list[Op] | None:
 
 UNDECIDABLE = {
     "blank-line": (
-        "a blank line slipped next to added lines, so two different real diffs give this very request against "
-        "this very file"
+        "a blank context line dropped next to added lines (the real diff with it on the other side of them gives "
+        "the same request), or an extra blank line that the shortest diffs from the old text to the new pair "
+        "with new blank lines at different places"
     ),
     "repeated": (
         "old text that occurs more than once where the change may be: in the whole file at the time for a "
@@ -566,7 +567,7 @@ def write_report(groups, reasons: Counter, swe: list[Case], sdist: list[Case], a
         (
             "Some requests do not determine their result: another real diff gives the very same request against the "
             "very same file, with a different post-image, so no applier can know which was meant. They are counted "
-            "apart (last tables), where refusing is the right answer. They are:"
+            "apart, in their own tables below, where refusing is the right answer. They are:"
         ),
         "",
         *[f"- {name}: {text}." for name, text in UNDECIDABLE.items()],
