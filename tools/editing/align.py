@@ -25,7 +25,7 @@ def alignment(old: list[str], new: list[str], align: str, held: frozenset[int] =
         first = difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
         return first if align in ("first", "lcs", "held") else _grouped(_slid(_script(first), old, new, align == "down"))
     if align == "held":
-        return _grouped(_shortest_holding(old, new, held))
+        return _grouped(list(_shortest(tuple(old), tuple(new), held)))
     if align == "last":
         n, m = len(old), len(new)
         backwards = difflib.SequenceMatcher(None, old[::-1], new[::-1], autojunk=False).get_opcodes()
@@ -36,9 +36,11 @@ def alignment(old: list[str], new: list[str], align: str, held: frozenset[int] =
     return _grouped(_slid(script, old, new, align == "down"))
 
 
-def _shortest_holding(old: list[str], new: list[str], held: frozenset[int]) -> list[Step]:
-    """A shortest edit script that, among those, pairs the most old lines in `held` (an old line the file lacks
-    is best paired with the new line at its own place, not with a like line elsewhere)."""
+@lru_cache(maxsize=4)
+def _shortest(old: tuple[str, ...], new: tuple[str, ...], held: frozenset[int] = frozenset()) -> tuple[Step, ...]:
+    """A shortest edit script (longest common subsequence), taking a line in common as early as it can; among
+    the shortest, one that pairs the most old lines in `held` (an old line the file lacks is best paired with
+    the new line at its own place, not with a like line elsewhere)."""
     n, m = len(old), len(new)
     weight = [n + 2 if i in held else n + 1 for i in range(n)]  # any extra pairing outweighs every held bonus
     best = [[0] * (m + 1) for _ in range(n + 1)]
@@ -56,30 +58,6 @@ def _shortest_holding(old: list[str], new: list[str], held: frozenset[int]) -> l
             steps.append(("=", i, j))
             i, j = i + 1, j + 1
         elif best[i + 1][j] >= best[i][j + 1]:
-            steps.append(("-", i, -1))
-            i += 1
-        else:
-            steps.append(("+", -1, j))
-            j += 1
-    return steps + [("-", k, -1) for k in range(i, n)] + [("+", -1, k) for k in range(j, m)]
-
-
-@lru_cache(maxsize=4)
-def _shortest(old: tuple[str, ...], new: tuple[str, ...]) -> tuple[Step, ...]:
-    """A shortest edit script (longest common subsequence), taking a line in common as early as it can."""
-    n, m = len(old), len(new)
-    longest = [[0] * (m + 1) for _ in range(n + 1)]
-    for i in range(n - 1, -1, -1):
-        row, below = longest[i], longest[i + 1]
-        for j in range(m - 1, -1, -1):
-            row[j] = below[j + 1] + 1 if old[i] == new[j] else max(below[j], row[j + 1])
-    steps: list[Step] = []
-    i = j = 0
-    while i < n and j < m:
-        if old[i] == new[j] and longest[i][j] == longest[i + 1][j + 1] + 1:
-            steps.append(("=", i, j))
-            i, j = i + 1, j + 1
-        elif longest[i + 1][j] >= longest[i][j + 1]:
             steps.append(("-", i, -1))
             i += 1
         else:

@@ -83,11 +83,9 @@ def _place_in_order(text: str, edit: FileEdit, placed: dict[int, list[Placement]
     while unresolved and placed and progress:
         progress = False
         for number in sorted(unresolved):
-            earlier = [p.end for n, ps in placed.items() if n < number for p in ps]
-            later = [p.start for n, ps in placed.items() if n > number for p in ps]
-            if not earlier and not later:
+            within = _room(text, number, placed)
+            if within is None:
                 continue
-            within = (max(earlier, default=0), min(later, default=len(text)))
             try:
                 placed[number] = place(text, edit.hunks[number - 1], within=within)
             except EditRefused:
@@ -112,13 +110,22 @@ def _replace_out_of_order(text: str, edit: FileEdit, placed: dict[int, list[Plac
         return False
     kept = {numbers[k] for k in keep}
     for culprit in [n for n in numbers if n not in kept]:
-        earlier = [p.end for n in kept if n < culprit for p in placed[n]]
-        later = [p.start for n in kept if n > culprit for p in placed[n]]
+        room = _room(text, culprit, {n: placed[n] for n in kept}) or (0, len(text))
         try:
-            placed[culprit] = place(text, edit.hunks[culprit - 1], within=(max(earlier, default=0), min(later, default=len(text))), only_within=True)
+            placed[culprit] = place(text, edit.hunks[culprit - 1], within=room, only_within=True)
         except EditRefused:
             return False
     return True
+
+
+def _room(text: str, number: int, placed: dict[int, list[Placement]]) -> tuple[int, int] | None:
+    """The character range between the placed hunks before hunk `number` and those after it, or None when
+    no hunk is placed on either side."""
+    earlier = [p.end for n, ps in placed.items() if n < number for p in ps]
+    later = [p.start for n, ps in placed.items() if n > number for p in ps]
+    if not earlier and not later:
+        return None
+    return max(earlier, default=0), min(later, default=len(text))
 
 
 def _only_longest_increasing(values: list[int]) -> list[int] | None:
