@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 import venv
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -510,9 +511,13 @@ def main() -> None:
     ours: list[str] = []
     failures = []
     reasons: Counter = Counter()
+    timings: list[tuple[float, Request]] = []
     with tempfile.TemporaryDirectory() as folder:
         for r in requests:
+            started = time.perf_counter()
             got = run_loopwright(r, Path(folder), reasons)
+            if r.fmt != RETRIED:
+                timings.append((time.perf_counter() - started, r))
             ours.append(outcome(got, r.expected))
             if ours[-1] != "correct":
                 failures.append({"case": r.case.source, "path": r.case.path, "format": r.fmt, "variant": r.variant, "outcome": ours[-1], "undecidable": r.undecidable})
@@ -529,10 +534,28 @@ def main() -> None:
                     groups[group][key]["aider"][theirs[i]] += 1
     if args.failures:
         args.failures.write_text(json.dumps(failures, indent=1), encoding="utf-8")
-    write_report(groups, reasons, swe, sdist, args)
+    write_report(groups, reasons, timings, swe, sdist, args)
 
 
-def write_report(groups, reasons: Counter, swe: list[Case], sdist: list[Case], args: argparse.Namespace) -> None:
+def speed_table(timings: list[tuple[float, Request]]) -> list[str]:
+    """Time per request, from reading the file to writing it (matching, every reading, syntax check), by variant kind."""
+    out = ["| requests | count | median | 99th percentile | slowest |", "|---|---:|---:|---:|---|"]
+    for label, keep in (("clean", lambda r: r.variant == "clean"), ("perturbed", lambda r: r.variant != "clean"), ("all", lambda r: True)):
+        chosen = sorted(((t, r) for t, r in timings if keep(r)), key=lambda item: item[0])
+        if not chosen:
+            continue
+        seconds = [t for t, _ in chosen]
+        slowest, request = chosen[-1]
+        where = f"{slowest * 1000:.0f} ms ({request.fmt}, {request.variant}, {request.case.path}, {request.case.before.count(chr(10))} lines)"
+        out.append(f"| {label} | {len(seconds)} | {_ms(seconds, 0.5)} | {_ms(seconds, 0.99)} | {where} |")
+    return out
+
+
+def _ms(sorted_seconds: list[float], quantile: float) -> str:
+    return f"{sorted_seconds[min(len(sorted_seconds) - 1, int(quantile * len(sorted_seconds)))] * 1000:.1f} ms"
+
+
+def write_report(groups, reasons: Counter, timings: list[tuple[float, Request]], swe: list[Case], sdist: list[Case], args: argparse.Namespace) -> None:
     command = "python benchmarks/edits.py" + (f" --limit {args.limit}" if args.limit else "") + (f" --seed {args.seed}" if args.seed != 4 else "")
     decidable, undecidable, everything = groups["decidable"], groups["undecidable"], groups["all"]
 
@@ -598,6 +621,10 @@ def write_report(groups, reasons: Counter, swe: list[Case], sdist: list[Case], a
         "## All requests together, as if every one had an answer",
         "",
         *table(rows_of(everything, True)),
+        "",
+        "## How long loopwright takes",
+        "",
+        *speed_table(timings),
         "",
         "## Why loopwright refused",
         "",
