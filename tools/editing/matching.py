@@ -106,13 +106,16 @@ def _substring(text: str, search: str, replace: str, within: tuple[int, int] | N
     while (index := text.find(search, start)) != -1:
         hits.append(index)
         start = index + 1
+    def fits(hit: int) -> bool:
+        return within is not None and within[0] <= hit and hit + len(search) <= within[1]
+
     if only_within and within is not None:
-        hits = [h for h in hits if within[0] <= h and h + len(search) <= within[1]]
+        hits = [h for h in hits if fits(h)]
     if len(hits) > 1 and near is not None:
         there = [h for h in hits if text.count("\n", 0, h) == near]
         hits = there if len(there) == 1 else hits
     if len(hits) > 1 and within is not None:
-        inside = [h for h in hits if within[0] <= h and h + len(search) <= within[1]]
+        inside = [h for h in hits if fits(h)]
         hits = inside if len(inside) == 1 else hits
     if len(hits) > 1:
         where = ", ".join(str(text.count("\n", 0, h) + 1) for h in hits[:10])
@@ -188,6 +191,8 @@ def _refuse_unsettled(lines: list[str], old: list[str], new: list[str], found: _
         there = span_of(mapping)
         aligned["held"] = alignment(old, new, "held", frozenset(k for k, m in enumerate(mapping) if m is None))
         for reading in READINGS:
+            if mapping is found.mapping and reading == READINGS[0]:
+                continue  # that is `replacement` itself
             out = build_replacement(lines, there, old, new, mapping, found.shift, reading, aligned[reading.align])
             other = lines[lo : there[0]] + out + lines[there[1] : hi]
             if other != first:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-from loopwright.tools.editing.align import alignment
+from loopwright.tools.editing.align import Opcode, alignment
 from loopwright.tools.editing.patch import EditRefused
 
 Span = tuple[int, int]
@@ -68,8 +68,9 @@ class Reading:
     a shortest diff (difflib's can pair a moved block instead), "up" and "down" that one with every run of
     added or removed lines slid as far as it goes that way (so an added blank line next to copied blank lines
     counts as any of them), "held" a shortest diff that pairs the old lines the file lacks where it can (so
-    they drop out at their own place rather than a like line elsewhere standing in for them). `inserts_late` puts new lines after the file lines the old text skipped at that
-    point instead of before them. An edit is applied only when every reading gives the same file.
+    they drop out at their own place rather than a like line elsewhere standing in for them). `inserts_late`
+    puts new lines after the file lines the old text skipped at that point instead of before them. An edit is
+    applied only when every reading gives the same file.
     """
 
     align: str = "first"
@@ -79,7 +80,7 @@ class Reading:
 READINGS = tuple(Reading(align, late) for align in ("first", "last", "lcs", "up", "down", "held") for late in (False, True))
 
 
-def build_replacement(lines: list[str], span: Span, old: list[str], new: list[str], mapping: tuple[int | None, ...], shift: Shift, reading: Reading = READINGS[0], opcodes: list[tuple[str, int, int, int, int]] | None = None) -> list[str]:
+def build_replacement(lines: list[str], span: Span, old: list[str], new: list[str], mapping: tuple[int | None, ...], shift: Shift, reading: Reading = READINGS[0], opcodes: list[Opcode] | None = None) -> list[str]:
     """The file lines of `span` after replaying the old->new change onto them, read the way `reading` says.
 
     File lines the old text left out are kept; old lines the file lacks are dropped. Where a change rewrites
