@@ -9,6 +9,8 @@ from pathlib import Path
 
 import git
 
+from loopwright import gittrust, statedir
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -20,19 +22,16 @@ class Snapshot:
 
 
 def open_repo(root: Path) -> git.Repo | None:
-    """The repository whose work tree holds `root`; None outside git."""
+    """The repository whose work tree holds `root`, its git commands pinned to it (see gittrust); None outside git."""
+    location = gittrust.locate(root)
+    if location is None:
+        return None
     try:
-        return git.Repo(root, search_parent_directories=True)
+        repo = git.Repo(location.top, search_parent_directories=False)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         return None
-
-
-def is_repo(root: Path) -> bool:
-    try:
-        git.Repo(root, search_parent_directories=False)
-        return True
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        return False
+    repo.git.update_environment(**location.env())
+    return repo
 
 
 def take(root: Path) -> Snapshot | None:
@@ -55,18 +54,6 @@ def changed_since(before: Snapshot) -> list[str]:
         return []
     paths = set(before.dirty) | set(after.dirty)
     return sorted(p for p in paths if before.dirty.get(p, "<clean>") != after.dirty.get(p, "<clean>") and not p.startswith(".loopwright/"))
-
-
-def ignore_run_files(root: Path) -> None:
-    """Keep .loopwright/ out of `git status` without touching tracked files (uses .git/info/exclude)."""
-    repo = open_repo(root)
-    if repo is None:
-        return
-    exclude = Path(repo.git_dir) / "info" / "exclude"
-    current = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
-    if ".loopwright/" not in current.splitlines():
-        exclude.parent.mkdir(parents=True, exist_ok=True)
-        exclude.write_text(current + ("" if current.endswith("\n") or not current else "\n") + ".loopwright/\n", encoding="utf-8")
 
 
 def _dirty_paths(repo: git.Repo) -> list[str]:
@@ -171,7 +158,8 @@ class SafetyNet:
     index and files are never touched, except by /undo (only the files of the step undone)
     and /commit (one commit on the user's branch, only the session's files).
 
-    Outside a git repository the shadow history lives in .loopwright/shadow.git instead.
+    Outside a git repository the shadow history lives in a bare repository in the workspace's state folder
+    (see statedir), out of the sandbox's reach.
     """
 
     def __init__(self, top: Path, git_dir: Path, env: dict[str, str], session_id: str, state: UserState) -> None:
@@ -203,23 +191,19 @@ class SafetyNet:
         if repo is None or repo.bare:
             return cls._outside_git(root, session_id)
         top = Path(repo.working_tree_dir or root)
-        ignore_run_files(top)
         git_dir = Path(repo.git_dir)
         head = repo.head.commit.hexsha if repo.head.is_valid() else None
         branch = None if repo.head.is_detached else repo.head.reference.name
         operation = next((name for marker, name in _OPERATIONS if (git_dir / marker).exists()), None)
         state = UserState(True, branch, head, tuple(_dirty_paths(repo)), operation)
-        return cls(top, git_dir, {}, session_id, state)._begin(git_dir / "index")
+        return cls(top, git_dir, dict(repo.git.environment()), session_id, state)._begin(git_dir / "index")
 
     @classmethod
     def _outside_git(cls, root: Path, session_id: str) -> SafetyNet:
-        shadow = root / ".loopwright" / "shadow.git"
+        shadow = statedir.folder(root, "shadow.git")
         if not (shadow / "HEAD").exists():
             git.Repo.init(shadow, bare=True)
-        exclude = shadow / "info" / "exclude"
-        exclude.parent.mkdir(parents=True, exist_ok=True)
-        exclude.write_text(".loopwright/\n", encoding="utf-8")
-        env = {"GIT_DIR": str(shadow), "GIT_WORK_TREE": str(root)}
+        env = gittrust.pinned_env(shadow, root)
         return cls(root, shadow, env, session_id, UserState(False, None, None, (), None))._begin()
 
     # -- recording --------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-from loopwright import gitstate
+from loopwright import gitstate, gittrust
 from loopwright.config import RunConfig, SandboxSettings
 from loopwright.hooks import Hooks
 from loopwright.loop import Agent, RunResult
@@ -39,8 +39,11 @@ def open_sandbox(settings: SandboxSettings, root: Path, progress: Callable[[str]
     from loopwright.sandboxes.docker import DockerSandbox, cleanup_stale
 
     cleanup_stale()
+    protected = gittrust.protected_paths(root)
+    gittrust.record_sandboxed(root, protected)
     return DockerSandbox(
         root,
+        read_only_paths=protected,
         progress=progress,
         image=settings.image,
         network=settings.network,
@@ -109,7 +112,6 @@ def run_task(
     root = root.resolve()
     test_command = config.test_command or detect(root)
     before = gitstate.take(root)
-    gitstate.ignore_run_files(root)
     trajectory = Trajectory.start(root, task, model.name, config.model_dump(mode="json"), save=save_trajectory)
     save_point = gitstate.save_point(root, f"runs/{trajectory.data.run_id}")
     box_context = nullcontext(sandbox) if sandbox is not None else open_sandbox(config.sandbox, root, progress)

@@ -14,9 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from loopwright import statedir
 from loopwright.messages import Message, Usage
-
-RUNS_DIR = Path(".loopwright") / "runs"
 
 
 class ToolEvent(BaseModel):
@@ -62,7 +61,7 @@ class Trajectory:
         now = datetime.now(timezone.utc)
         run_id = now.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
         data = TrajectoryData(run_id=run_id, task=task, model=model, repo=str(repo), started_at=now.isoformat(), config=config)
-        path = repo / RUNS_DIR / f"{run_id}.json" if save else None
+        path = runs_dir(repo) / f"{run_id}.json" if save else None
         return cls(data, path)
 
     def record_messages(self, messages: list[Message]) -> None:
@@ -92,8 +91,13 @@ class Trajectory:
             raise ValueError(f"{path}: not a loopwright trajectory ({str(exc).splitlines()[0]})") from None
 
 
+def runs_dir(repo: Path) -> Path:
+    """Where the trajectories of runs in `repo` are kept (outside the workspace, see statedir)."""
+    return statedir.folder(repo, "runs")
+
+
 def latest(repo: Path) -> Path | None:
-    runs = sorted((repo / RUNS_DIR).glob("*.json"), key=lambda p: p.stat().st_mtime)
+    runs = sorted(runs_dir(repo).glob("*.json"), key=lambda p: p.stat().st_mtime)
     return runs[-1] if runs else None
 
 

@@ -12,7 +12,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import docker
@@ -81,6 +81,7 @@ class DockerSandbox:
         user: str | None = None,
         setup_timeout_s: float = 900.0,
         progress: Callable[[str], None] | None = None,
+        read_only_paths: Sequence[Path] = (),
     ) -> None:
         self.host_root = Path(host_root).resolve()
         if not self.host_root.is_dir():
@@ -94,6 +95,7 @@ class DockerSandbox:
         self._limits = {"mem_limit": memory, "memswap_limit": memory, "pids_limit": pids}
         self._cpus = cpus
         self._user = user if user is not None else _host_user()
+        self._read_only = _inside(self.host_root, [self.host_root / ".git", *read_only_paths])
         self._progress = progress or (lambda _message: None)
         self._container = None
         self._closed = False
@@ -172,11 +174,12 @@ class DockerSandbox:
 
     def _volumes(self) -> dict[str, dict[str, str]]:
         volumes = {str(self.host_root): {"bind": WORKDIR, "mode": "rw"}}
-        git_dir = self.host_root / ".git"
-        if git_dir.is_dir():
-            # Host git reads this repository after the session (status, diffs, commits): a hook or a
-            # config entry planted from inside the sandbox (core.fsmonitor, filters) would run on the host.
-            volumes[str(git_dir)] = {"bind": f"{WORKDIR}/.git", "mode": "ro"}
+        # Host git reads this repository after the session (status, diffs, commits): a hook or a config
+        # entry planted from inside the sandbox (core.fsmonitor, filters), or a `.git` file pointed
+        # elsewhere, would run on the host. Git metadata is mounted read-only, shallowest first.
+        for path in self._read_only:
+            relative = path.relative_to(self.host_root).as_posix()
+            volumes[str(path)] = {"bind": f"{WORKDIR}/{relative}", "mode": "ro"}
         return volumes
 
     def _dependency_image(self, spec: DependencySpec, base_image: str, timeout_s: float) -> str:
@@ -244,6 +247,16 @@ def cleanup_stale(client: docker.DockerClient | None = None) -> list[str]:
         if own_client:
             client.close()
     return removed
+
+
+def _inside(root: Path, paths: Sequence[Path]) -> list[Path]:
+    """The existing paths strictly inside `root` (links not followed), without repeats, shallowest first."""
+    kept: list[Path] = []
+    for path in paths:
+        absolute = Path(os.path.abspath(path))
+        if root in absolute.parents and os.path.lexists(absolute) and not absolute.is_symlink() and absolute not in kept:
+            kept.append(absolute)
+    return sorted(kept, key=lambda p: len(p.parts))
 
 
 def _require_image(client: docker.DockerClient, image: str) -> str:

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from loopwright import gitstate
+from loopwright import gitstate, statedir
 from loopwright.ending import RunEnded, Submitted
 from loopwright.hooks import Hooks
 from loopwright.loop import Agent
@@ -24,13 +24,12 @@ from loopwright.session import initial_repo_map, open_sandbox, project_instructi
 from loopwright.settings import Settings
 from loopwright.testdetect import detect
 from loopwright.tools.base import Tool, ToolContext, ToolOutput
-from loopwright.trajectory import Trajectory, latest
+from loopwright.trajectory import Trajectory, latest, runs_dir
 from loopwright.ui.approve import TerminalApprover
 from loopwright.ui.render import RunPrinter
 from rich.console import Console
 from rich.markup import escape
 
-HISTORY_FILE = Path(".loopwright") / "history"
 INTERRUPTED = "interrupted by the user before this call finished"
 
 
@@ -187,7 +186,7 @@ def start(root: Path, settings: Settings, make_model: Callable[[str | None], Mod
     config = settings.config
     root = root.resolve()
     trajectory, messages = _trajectory(root, config, resume)
-    reader = LineReader(root / HISTORY_FILE)
+    reader = LineReader(statedir.for_workspace(root) / "history")
     net = gitstate.SafetyNet.start(root, uuid.uuid4().hex[:12])
     _welcome(console, settings, net, root)
     test_command = config.test_command or detect(root)
@@ -221,7 +220,7 @@ def _trajectory(root: Path, config: Any, resume: bool) -> tuple[Trajectory, list
         return Trajectory.start(root, "interactive session", config.model or "default", config.model_dump(mode="json")), []
     path = latest(root)
     if path is None:
-        raise SessionError(f"no earlier session to resume in {root / '.loopwright' / 'runs'}")
+        raise SessionError(f"no earlier session to resume in {runs_dir(root)}")
     try:
         data = Trajectory.load(path)
     except ValueError as exc:
@@ -254,7 +253,7 @@ def situation(state: gitstate.UserState, ref: str) -> list[str]:
     """What the person should know about their repository before the agent starts (see docs/interactive.md)."""
     notes = []
     if not state.in_repo:
-        notes.append("not a git repository: changes are tracked in .loopwright/shadow.git so /undo and /diff work; /commit is unavailable")
+        notes.append("not a git repository: changes are tracked in a shadow history outside the folder so /undo and /diff work; /commit is unavailable")
     if state.dirty:
         notes.append(f"{len(state.dirty)} file(s) with uncommitted changes: they stay as they are and /commit leaves them out (snapshot in {ref})")
     if state.in_repo and state.branch is None and not state.operation:
