@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +59,7 @@ def changed_since(before: Snapshot) -> list[str]:
 
 
 def _dirty_paths(repo: git.Repo) -> list[str]:
-    out = repo.git.status("--porcelain=v1", "-z", "--untracked-files=all")
+    out = repo.git.status("--porcelain=v1", "-z", "--untracked-files=all", "--ignore-submodules=all")
     paths: list[str] = []
     entries = out.split("\0")
     index = 0
@@ -74,34 +76,97 @@ def _dirty_paths(repo: git.Repo) -> list[str]:
 
 
 def _hash(path: Path) -> str:
+    """A content hash read in chunks; a link hashes its target's name, anything else but a file its type."""
     try:
-        return hashlib.sha1(path.read_bytes()).hexdigest()
+        info = os.lstat(path)
+        if stat.S_ISLNK(info.st_mode):
+            return "link:" + hashlib.sha1(os.fsencode(os.readlink(path))).hexdigest()
+        if not stat.S_ISREG(info.st_mode):
+            return f"type:{stat.S_IFMT(info.st_mode)}"  # a FIFO planted in the workspace would block a read
+        digest = hashlib.sha1()
+        with open(path, "rb", buffering=0) as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+        return digest.hexdigest()
     except OSError:
         return "<missing>"
 
 
-def save_point(root: Path, name: str) -> str | None:
-    """Record the whole work tree (tracked, modified and untracked files) as a commit under
-    refs/loopwright/<name>, without touching the user's index, branch or files. Returns its sha."""
-    import os
-    import tempfile
+KEEP_IGNORED_FILE_BYTES = 1 << 20
+"""Ignored files up to this size go into the save point (`.env`, local settings); bigger ones are build output."""
+KEEP_IGNORED_TOTAL = (2000, 64 << 20)
+"""At most this many ignored files and bytes in one save point, so a huge ignored tree cannot stall a run."""
+REGENERATED_DIRS = frozenset({"node_modules", ".venv", "venv", "__pycache__", ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".gradle", "target", ".loopwright"})
+"""Ignored folders that tools re-create, left out of the save point whole."""
 
+
+def save_point(root: Path, name: str) -> str | None:
+    """Record the whole work tree (tracked, modified and untracked files, and small ignored files such as
+    `.env`) as a commit under refs/loopwright/<name>, without touching the user's index, branch or files.
+    Returns its sha."""
     repo = open_repo(root)
     if repo is None:
         return None
     if repo.bare:
         return None
     with tempfile.TemporaryDirectory() as tmp:
-        env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
+        env = {"GIT_INDEX_FILE": os.path.join(tmp, "index"), "GIT_LITERAL_PATHSPECS": "1"}
         if repo.head.is_valid():
             repo.git.read_tree("HEAD", env=env)
         repo.git.add("--all", "--", ".", env=env)
+        ignored = _small_ignored_files(repo)
+        if ignored:
+            listing = Path(tmp) / "ignored"
+            listing.write_bytes(b"\0".join(os.fsencode(p) for p in ignored))
+            repo.git.add("--force", f"--pathspec-from-file={listing}", "--pathspec-file-nul", env=env)
         tree = repo.git.write_tree(env=env)
     parents = ["-p", repo.head.commit.hexsha] if repo.head.is_valid() else []
     identity = {"GIT_AUTHOR_NAME": "loopwright", "GIT_AUTHOR_EMAIL": "loopwright@localhost", "GIT_COMMITTER_NAME": "loopwright", "GIT_COMMITTER_EMAIL": "loopwright@localhost"}
     sha = repo.git.commit_tree(tree, *parents, "-m", f"loopwright: work tree before {name}", env=identity)
     repo.git.update_ref(f"refs/loopwright/{name}", sha)
     return sha
+
+
+def _small_ignored_files(repo: git.Repo) -> list[str]:
+    """Ignored regular files worth keeping, within KEEP_IGNORED_TOTAL (links and special files never)."""
+    top = Path(repo.working_tree_dir or ".")
+    listing = repo.git.ls_files("--others", "--ignored", "--exclude-standard", "--directory", "-z")
+    count, size, kept = 0, 0, []
+    for entry in (e for e in listing.split("\0") if e):
+        for path in _files_below(top, entry) if entry.endswith("/") else [entry]:
+            try:
+                info = os.lstat(top / path)
+            except OSError:
+                continue
+            if not stat.S_ISREG(info.st_mode) or info.st_size > KEEP_IGNORED_FILE_BYTES:
+                continue
+            count, size = count + 1, size + info.st_size
+            if count > KEEP_IGNORED_TOTAL[0] or size > KEEP_IGNORED_TOTAL[1]:
+                return kept
+            kept.append(path)
+    return kept
+
+
+def _files_below(top: Path, folder: str) -> list[str]:
+    """Files under an ignored folder, without entering regenerated folders, nested repositories or links."""
+    if Path(folder).name in REGENERATED_DIRS:
+        return []
+    found: list[str] = []
+    pending = [folder.rstrip("/")]
+    while pending and len(found) <= KEEP_IGNORED_TOTAL[0]:
+        current = pending.pop()
+        try:
+            entries = sorted(os.scandir(top / current), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            rel = f"{current}/{entry.name}"
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name not in REGENERATED_DIRS and entry.name != ".git":
+                    pending.append(rel)
+            elif entry.is_file(follow_symlinks=False):
+                found.append(rel)
+    return found
 
 
 # -- the interactive session's safety net ------------------------------------------------------------

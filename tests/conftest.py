@@ -9,6 +9,17 @@ import pytest
 from loopwright.sandboxes.base import SandboxError
 
 
+@pytest.fixture(autouse=True)
+def private_state(tmp_path_factory, monkeypatch):
+    """Each test keeps loopwright's host state (trajectories, caches, the sandbox registry) in a folder of its own."""
+    from loopwright import gittrust
+
+    monkeypatch.setenv("LOOPWRIGHT_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+    gittrust.forget_pins()
+    yield
+    gittrust.forget_pins()
+
+
 @pytest.fixture(scope="session")
 def docker_client():
     """A client for the Docker engine; skips the test when no engine answers."""

@@ -10,6 +10,7 @@ import pytest
 
 from tests.repos import buggy_calc_repo
 from tests.scenarios import WRONG_THEN_RIGHT
+from loopwright.trajectory import runs_dir
 
 
 def loopwright(*args: str, cwd=None) -> subprocess.CompletedProcess:
@@ -30,7 +31,7 @@ def test_run_prints_a_summary_and_replay_reads_the_trajectory(tmp_path):
     assert "files       : calc.py" in proc.stdout
     assert "tests       : passed" in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
-    trajectory = next((repo / ".loopwright" / "runs").glob("*.json"))
+    trajectory = next(runs_dir(repo).glob("*.json"))
     replay = loopwright("replay", str(trajectory))
     assert replay.returncode == 0
     assert "step 3" in replay.stdout and "edit calc.py" in replay.stdout and "reason" in replay.stdout

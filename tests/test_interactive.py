@@ -14,6 +14,7 @@ import pexpect
 import pytest
 
 from tests.repos import CALC, buggy_calc_repo, git
+from loopwright.trajectory import runs_dir
 
 PROMPT_READY = "\x1b[?2004h"
 """prompt_toolkit switches bracketed paste on each time it starts reading: the prompt is ready."""
@@ -92,7 +93,7 @@ def test_edit_approved_one_refused_then_commit(tmp_path: Path):
     message = git(repo, "log", "-1", "--format=%B")
     assert message.startswith("make add() add\n\nRequested:\n- make add() add") and "- calc.py" in message
     assert git(repo, "status", "--porcelain").splitlines() == [" M pytest.ini"]
-    trajectory = json.loads(next((repo / ".loopwright" / "runs").glob("*.json")).read_text())
+    trajectory = json.loads(next(runs_dir(repo).glob("*.json")).read_text())
     refusal = [m["content"] for m in trajectory["messages"] if m["role"] == "tool" and m.get("name") == "write_file"]
     assert refusal and "declined" in refusal[0] and "no scratch files" in refusal[0]
 
@@ -136,7 +137,7 @@ def test_ctrl_c_interrupts_the_command_and_keeps_the_session(tmp_path: Path):
     session.child.close()
     assert session.child.exitstatus == 0
     assert not marker.exists()
-    trajectory = json.loads(next((repo / ".loopwright" / "runs").glob("*.json")).read_text())
+    trajectory = json.loads(next(runs_dir(repo).glob("*.json")).read_text())
     assert any(m["role"] == "tool" and "interrupted by the user" in m["content"] for m in trajectory["messages"])
 
 
@@ -150,7 +151,7 @@ def test_the_command_can_be_edited_before_it_runs(tmp_path: Path):
     session.child.send("\x01\x0becho edited-by-person\r")  # Ctrl-A Ctrl-K clear the pre-filled command
     session.expect("Ran it.")
     assert session.finish() == 0
-    trajectory = json.loads(next((repo / ".loopwright" / "runs").glob("*.json")).read_text())
+    trajectory = json.loads(next(runs_dir(repo).glob("*.json")).read_text())
     output = next(m["content"] for m in trajectory["messages"] if m["role"] == "tool")
     note, status, printed = output.splitlines()
     assert "changed this call" in note and "echo edited-by-person" in note
@@ -181,7 +182,7 @@ def test_slash_commands(tmp_path: Path):
     session.say("/clear")
     session.expect("conversation cleared")
     assert session.finish() == 0
-    trajectory = json.loads(next((repo / ".loopwright" / "runs").glob("*.json")).read_text())
+    trajectory = json.loads(next(runs_dir(repo).glob("*.json")).read_text())
     request = next(m["content"] for m in trajectory["messages"] if m["role"] == "user")
     assert CALC.splitlines()[1] in request and "42" in request and request.endswith("look at this")
 
@@ -196,7 +197,7 @@ def test_resume_continues_the_last_session(tmp_path: Path):
     second.say("second question")
     second.expect("Second answer.")
     assert second.finish() == 0
-    runs = list((repo / ".loopwright" / "runs").glob("*.json"))
+    runs = list(runs_dir(repo).glob("*.json"))
     assert len(runs) == 1
     contents = [m["content"] for m in json.loads(runs[0].read_text())["messages"]]
     assert contents[1:] == ["first question", "First answer.", "second question", "Second answer."]

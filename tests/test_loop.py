@@ -12,6 +12,7 @@ from loopwright.sandboxes.local import LocalSandbox
 from loopwright.session import run_task
 from tests.repos import buggy_calc_repo, git
 from tests.scenarios import WRONG_THEN_RIGHT
+from loopwright.trajectory import runs_dir
 
 
 @pytest.fixture
@@ -54,7 +55,7 @@ def test_wrong_edit_is_seen_failing_then_fixed(repo):
 def test_trajectory_records_every_step(repo):
     outcome, _ = run(repo, WRONG_THEN_RIGHT)
     data = json.loads(outcome.trajectory.read_text())
-    assert outcome.trajectory.parent == repo / ".loopwright" / "runs"
+    assert outcome.trajectory.parent == runs_dir(repo)
     assert [s["step"] for s in data["steps"]] == list(range(1, 8))
     assert data["steps"][2]["tools"][0]["tool"] == "edit_file"
     assert data["summary"]["reason"] == "submitted" and data["summary"]["tests_passed"] is True

@@ -14,6 +14,7 @@ from loopwright.vscode import FIX_TESTS, ON_FILE, VscodeError, merge
 
 from tests.repos import buggy_calc_repo
 from tests.scenarios import WRONG_THEN_RIGHT
+from loopwright.trajectory import runs_dir
 
 LOOPWRIGHT = [sys.executable, "-m", "loopwright"]
 
@@ -92,7 +93,7 @@ def test_task_on_current_file_passes_the_editor_context_and_reports_failures(tmp
     assert (failing["file"], failing["line"], failing["severity"]) == ("tests/test_calc.py", "5", "error"), problems
     assert (repo / failing["file"]).read_text().splitlines()[4] == "    assert add(2, 3) == 5"
     assert "assert -1 == 5" in failing["message"] and len(problems) == 2
-    trajectory = json.loads(next((repo / ".loopwright" / "runs").glob("*.json")).read_text())
+    trajectory = json.loads(next(runs_dir(repo).glob("*.json")).read_text())
     task_text = trajectory["task"]
     assert task_text.startswith("-swap the operands of mul") and "calc.py, at line 5" in task_text and "return a * b" in task_text
 

@@ -188,6 +188,7 @@ def start(root: Path, settings: Settings, make_model: Callable[[str | None], Mod
     trajectory, messages = _trajectory(root, config, resume)
     reader = LineReader(statedir.for_workspace(root) / "history")
     net = gitstate.SafetyNet.start(root, uuid.uuid4().hex[:12])
+    gitstate.save_point(root, f"runs/{trajectory.data.run_id}")
     _welcome(console, settings, net, root)
     test_command = config.test_command or detect(root)
     approver = TerminalApprover(console, reader.ask, config.approval_mode, config.sandbox, root, test_command)
