@@ -255,7 +255,7 @@ def test_map_is_deterministic_for_the_same_task(repo: Path) -> None:
 
 def test_corrupt_cache_is_rebuilt(repo: Path) -> None:
     RepoIndex.open(repo)
-    cache_path(repo).write_bytes(b"not a pickle")
+    cache_path(repo).write_bytes(b"not an archive")
     assert len(RepoIndex.open(repo).reparsed) == len(SOURCES) + 30
 
 

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
+from loopwright import gittrust
 from loopwright.repomap.languages import BINARY_EXTENSIONS
 
 SKIPPED_DIRS = frozenset({".git", ".loopwright", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox", ".venv", "node_modules"})
@@ -85,10 +86,17 @@ def _stamp(root: Path, files: dict[str, FileState], empty_dirs: list[str]) -> di
 
 def _git_outputs(root: Path, *commands: list[str]) -> list[bytes] | None:
     """Runs the git commands side by side (the untracked-file walk is the slow one); None if any fails."""
+    try:
+        location = gittrust.locate(root)
+    except gittrust.UntrustedGit:
+        return None  # the walk below reads files as data and runs nothing
+    if location is None:
+        return None
+    env = {**os.environ, **location.env()}
     started: list[subprocess.Popen[bytes]] = []
     try:
         for args in commands:
-            started.append(subprocess.Popen(["git", "-C", str(root), *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
+            started.append(subprocess.Popen(["git", *args], cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
         outputs = [process.communicate(timeout=GIT_TIMEOUT_S)[0] for process in started]
     except (OSError, subprocess.TimeoutExpired):
         for process in started:
