@@ -11,17 +11,21 @@ import atexit
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import docker
 import docker.errors
+import docker.types
 import requests
 
 from loopwright.sandboxes.base import ExecResult, OutputCap, SandboxError
 from loopwright.sandboxes.deps import STAGING, DependencySpec
 from loopwright.sandboxes.docker_exec import run_exec
+from loopwright.sandboxes.storage import WorkspaceGuard, parse_size, show_size
 
 DEFAULT_IMAGE = "loopwright-sandbox:latest"
 WORKDIR = "/workspace"
@@ -31,6 +35,12 @@ BASE_LABEL = "loopwright.base"
 """On a dependency image: the id of the sandbox image it was built on."""
 DEPS_MARKER = "/etc/loopwright/deps-session"
 """Written into a dependency image: the id of the session that installed it."""
+GVISOR = "runsc"
+SETUP_RUNTIME = "runc"
+"""The dependency install needs the network, which gVisor registered with `--network=none` does not give;
+it holds the requirement files only, never the workspace."""
+LAYER_CHECK_EVERY_S = 2.0
+"""How often the size of the install container's own layer is asked of the engine (it walks the layer)."""
 
 _live: dict[str, DockerSandbox] = {}
 _live_lock = threading.Lock()
@@ -53,11 +63,16 @@ class DockerSandbox:
     """Commands run with `sh -lc` in /workspace of a container that outlives each command.
 
     The container has no network unless `network=True`, no Linux capabilities, no privilege
-    gain (`no-new-privileges`), and memory, process and CPU limits. It runs as the host
-    user's uid:gid so files it writes in the repository stay the user's. When the host user
-    is root it runs as root, because files the repository holds are root's and must stay
-    writable; root inside has every capability dropped, so it cannot mount, change file
-    owners, bypass file permissions on files it does not own, or use raw sockets.
+    gain (`no-new-privileges`), and memory, process and CPU limits. Its root file system is
+    read-only, /tmp (also HOME) is a tmpfs and the workspace may grow by at most `storage`
+    bytes (see storage.py), so what it can write to the host's disk is bounded. `runtime`
+    picks the engine's container runtime: `runc`, or `runsc` (gVisor) to put a user-space
+    kernel between the commands and the host's; `auto` takes runsc when the engine has it.
+
+    It runs as the host user's uid:gid so files it writes in the repository stay the user's.
+    When the host user is root it runs as root, because files the repository holds are root's
+    and must stay writable; root inside has every capability dropped, so it cannot mount,
+    change file owners, bypass file permissions on files it does not own, or use raw sockets.
 
     With `install_dependencies`, the repository's test requirements are installed once into
     an image `loopwright-deps:<hash>` (with network, the only time the network is on unless
@@ -82,6 +97,8 @@ class DockerSandbox:
         setup_timeout_s: float = 900.0,
         progress: Callable[[str], None] | None = None,
         read_only_paths: Sequence[Path] = (),
+        runtime: str = "runc",
+        storage: str | int = "2g",
     ) -> None:
         self.host_root = Path(host_root).resolve()
         if not self.host_root.is_dir():
@@ -93,6 +110,9 @@ class DockerSandbox:
         self.deps_cached = False
         """Whether that image already existed, so nothing was installed this session."""
         self._limits = {"mem_limit": memory, "memswap_limit": memory, "pids_limit": pids}
+        self._storage = parse_size(storage)
+        # /tmp lives in memory; at half of it, filling /tmp ends in "no space left" rather than the OOM killer.
+        self._tmp_size = min(self._storage, parse_size(memory) // 2)
         self._cpus = cpus
         self._user = user if user is not None else _host_user()
         self._read_only = _inside(self.host_root, [self.host_root / ".git", *read_only_paths])
@@ -103,12 +123,20 @@ class DockerSandbox:
         with _live_lock:
             _live[self.session_id] = self
         try:
-            start_image = _require_image(self._client, image)
-            if install_dependencies:
-                spec = DependencySpec.discover(self.host_root)
-                if spec is not None:
-                    start_image = self._dependency_image(spec, start_image, setup_timeout_s)
-            self._container = self._start(start_image, network=network, user=self._user)
+            info = self._client.info()
+            self._ncpu = info.get("NCPU") or os.cpu_count() or 1
+            self.runtime = _choose_runtime(runtime, info.get("Runtimes") or {}, self._progress)
+            """The container runtime the commands run under."""
+            with ThreadPoolExecutor(1) as pool:
+                # Measuring the workspace goes along with starting the container.
+                guard = pool.submit(WorkspaceGuard, self.host_root, self._storage, self._read_only)
+                start_image = _require_image(self._client, image)
+                if install_dependencies:
+                    spec = DependencySpec.discover(self.host_root)
+                    if spec is not None:
+                        start_image = self._dependency_image(spec, start_image, setup_timeout_s)
+                self._container = self._start(start_image, network=network, user=self._user, runtime=self.runtime)
+                self._guard = guard.result()
         except BaseException:
             self.close()
             raise
@@ -124,6 +152,7 @@ class DockerSandbox:
                 timeout_s=timeout_s,
                 env=env,
                 cap=OutputCap(self.output_limit),
+                watch=self._guard.check,
             )
         except (docker.errors.APIError, requests.RequestException) as error:
             # Most often the container is gone: removed from outside, or its engine stopped.
@@ -144,16 +173,20 @@ class DockerSandbox:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _start(self, image: str, *, network: bool, user: str | None, mount: bool = True):
-        ncpu = self._client.info().get("NCPU") or os.cpu_count() or 1
+    def _start(self, image: str, *, network: bool, user: str | None, runtime: str, mount: bool = True):
+        """The session's container (`mount`: the workspace in, the rest read-only) or the setup container."""
         options = dict(self._limits)
-        options["nano_cpus"] = int(min(self._cpus, ncpu) * 1e9)
+        options["nano_cpus"] = int(min(self._cpus, self._ncpu) * 1e9)
         if not network:
             options["network_mode"] = "none"
         if user is not None:
             options["user"] = user
-        # HOME must be writable for tools that cache there; the host uid has no home inside.
-        environment = {"HOME": "/tmp"} if user not in (None, "0", "0:0") else {}
+        environment = {}
+        if mount:
+            options["read_only"] = True
+            options["tmpfs"] = {"/tmp": f"rw,exec,nosuid,nodev,size={self._tmp_size},mode=1777"}
+            # HOME must be writable for tools that cache there, and only /tmp is.
+            environment["HOME"] = "/tmp"
         try:
             return self._client.containers.run(
                 image,
@@ -167,6 +200,9 @@ class DockerSandbox:
                 environment=environment,
                 cap_drop=["ALL"],
                 security_opt=["no-new-privileges"],
+                runtime=runtime,
+                # A process inside can write to PID 1's stdout (/proc/1/fd/1); with a log that would fill the host's disk.
+                log_config=docker.types.LogConfig(type=docker.types.LogConfig.types.NONE),
                 **options,
             )
         except docker.errors.DockerException as error:
@@ -194,7 +230,7 @@ class DockerSandbox:
             pass
         self._progress(f"installing the project's test dependencies into {tag} (cached for later runs)")
         # The repository stays out of this networked container; only requirement files go in.
-        container = self._start(base_image, network=True, user="0:0", mount=False)
+        container = self._start(base_image, network=True, user="0:0", runtime=SETUP_RUNTIME, mount=False)
         try:
             self._install(container, spec, tag, base_id, timeout_s)
         except docker.errors.APIError as error:
@@ -207,7 +243,10 @@ class DockerSandbox:
         """pip install in the setup container, then commit it as the dependency image `tag`."""
         container.put_archive("/", spec.archive())
         cap = OutputCap(self.output_limit)
-        result = run_exec(self._client.api, container.id, spec.install_command(), timeout_s=timeout_s, cap=cap)
+        watch = _LayerWatch(self._client.api, container.id, self._storage)
+        result = run_exec(self._client.api, container.id, spec.install_command(), timeout_s=timeout_s, cap=cap, watch=watch)
+        if watch.over or watch.measure():
+            raise SandboxError(f"installing test dependencies failed: {watch.over}")
         if result.exit_code != 0 or result.timed_out:
             status = "timed out" if result.timed_out else f"exit {result.exit_code}"
             raise SandboxError(f"installing test dependencies failed ({status}): {_tail(result.output)}")
@@ -257,6 +296,47 @@ def _inside(root: Path, paths: Sequence[Path]) -> list[Path]:
         if root in absolute.parents and os.path.lexists(absolute) and not absolute.is_symlink() and absolute not in kept:
             kept.append(absolute)
     return sorted(kept, key=lambda p: len(p.parts))
+
+
+def _choose_runtime(wanted: str, registered: dict, progress: Callable[[str], None]) -> str:
+    """`wanted` when the engine knows it; for `auto`, gVisor when registered, else runc with a warning."""
+    if wanted == "auto":
+        if GVISOR in registered:
+            return GVISOR
+        progress(f"warning: gVisor ({GVISOR}) is not registered with the Docker engine; the sandbox runs under runc")
+        return "runc"
+    if wanted not in registered:
+        known = ", ".join(sorted(registered)) or "none"
+        raise SandboxError(
+            f"container runtime {wanted!r} is not registered with the Docker engine (it has: {known}); "
+            f"install it and add it to the engine's daemon.json, or use --runtime runc"
+        )
+    return wanted
+
+
+class _LayerWatch:
+    """Watch for the install container: says when its own layer outgrows the storage limit."""
+
+    def __init__(self, api, container_id: str, limit: int) -> None:
+        self._api = api
+        self._id = container_id
+        self._limit = limit
+        self._next = 0.0
+        self.over: str | None = None
+
+    def __call__(self) -> str | None:
+        """The check as a running command's watch: at most every LAYER_CHECK_EVERY_S."""
+        if time.monotonic() >= self._next:
+            self.measure()
+            self._next = time.monotonic() + LAYER_CHECK_EVERY_S
+        return self.over
+
+    def measure(self) -> str | None:
+        listed = self._api.containers(all=True, size=True, filters={"id": self._id})
+        written = (listed[0].get("SizeRw") or 0) if listed else 0
+        if written > self._limit:
+            self.over = f"the install wrote {show_size(written)}, over the storage limit of {show_size(self._limit)}"
+        return self.over
 
 
 def _require_image(client: docker.DockerClient, image: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from loopwright.sandboxes.base import ExecResult, OutputCap
 
@@ -18,6 +19,8 @@ HOST_MARGIN_S = 3.0
 """Extra seconds this side waits past the in-container deadline before giving up on it."""
 LINGER_S = 1.0
 """How long output may stay open after the command itself exited."""
+WATCH_EVERY_S = 0.1
+"""How often a running command's watch (such as the storage limit) is asked."""
 
 # `timeout` makes itself a process-group leader with its own pid, which the shell prints
 # first (then `exec`s into timeout), so the group can still be killed from outside. stderr joins
@@ -34,8 +37,13 @@ def run_exec(
     timeout_s: float,
     cap: OutputCap,
     env: dict[str, str] | None = None,
+    watch: Callable[[], str | None] | None = None,
 ) -> ExecResult:
-    """Run `command` with `sh -lc` in the container's working directory."""
+    """Run `command` with `sh -lc` in the container's working directory.
+
+    `watch` is asked every WATCH_EVERY_S while the command runs and once after it ends; a note it
+    returns stops the command, ends its output and makes it fail (exit code 1 where it had succeeded).
+    """
     if not timeout_s > 0:
         raise ValueError(f"timeout_s must be positive, got {timeout_s}")
     started = time.monotonic()
@@ -47,8 +55,9 @@ def run_exec(
     stream = api.exec_start(exec_id, stream=True, demux=True)
     reader = _Reader(stream, cap)
     reader.start()
+    stop = _Stop(watch)
     try:
-        forced = _wait(api, exec_id, reader, started + timeout_s + KILL_GRACE_S + HOST_MARGIN_S)
+        forced = _wait(api, exec_id, reader, started + timeout_s + KILL_GRACE_S + HOST_MARGIN_S, stop)
     except BaseException:
         # Ctrl-C: the command must not outlive our interest in it.
         _kill_group(api, container_id, reader.pgid)
@@ -62,6 +71,8 @@ def run_exec(
             reader.join(1.0)
         if forced == "linger":
             cap.feed(b"\n[background processes still holding the output were killed]\n")
+    if forced == "watch" or stop.due():
+        cap.feed(f"\n[{stop.note}]\n".encode())
     exit_code = _exit_code(api, exec_id)
     duration = time.monotonic() - started
     timed_out = forced == "deadline" or (
@@ -69,6 +80,8 @@ def run_exec(
     )
     if exit_code is None:
         exit_code = 124 if timed_out else -1
+    if stop.note and exit_code == 0:
+        exit_code = 1
     return ExecResult(
         exit_code=exit_code,
         output=cap.text(),
@@ -110,17 +123,32 @@ class _Reader(threading.Thread):
         return rest
 
 
-def _wait(api, exec_id: str, reader: _Reader, deadline: float) -> str | None:
+class _Stop:
+    """The watch of one command, and the note that stopped it, if one did."""
+
+    def __init__(self, watch: Callable[[], str | None] | None) -> None:
+        self._watch = watch
+        self.note: str | None = None
+
+    def due(self) -> bool:
+        if self._watch is not None:
+            self.note = self._watch()
+        return self.note is not None
+
+
+def _wait(api, exec_id: str, reader: _Reader, deadline: float, stop: _Stop) -> str | None:
     """Block until the output ends; say why we stopped early, if we did."""
     exited_at: float | None = None
     last_poll = time.monotonic()
     while True:
-        reader.join(0.1)
+        reader.join(WATCH_EVERY_S)
         if not reader.is_alive():
             return None
         now = time.monotonic()
         if now >= deadline:
             return "deadline"
+        if stop.due():
+            return "watch"
         if now - last_poll >= 0.5:
             last_poll = now
             if not api.exec_inspect(exec_id)["Running"]:
