@@ -13,6 +13,7 @@ from typing import Any
 
 from loopwright import gitstate
 from loopwright.prompting import render
+from loopwright.sandboxes import hostfs
 from loopwright.trajectory import Trajectory
 
 PATTERN = r"^(.+?):(\d+): (error|warning|info): (.*)$"
@@ -52,7 +53,7 @@ def _first_changed_line(root: Path, save_point: str | None, path: str) -> int:
         return 1
     top = gitstate.top_of(root) or root
     before = gitstate.file_at(root, save_point, (root / path).relative_to(top).as_posix()) or ""
-    after = current.read_text(encoding="utf-8", errors="replace")
+    after = hostfs.read_text(root, current, 16 << 20) or ""
     matcher = difflib.SequenceMatcher(a=before.splitlines(), b=after.splitlines(), autojunk=False)
     for tag, _, _, start, _ in matcher.get_opcodes():
         if tag != "equal":

@@ -12,6 +12,7 @@ from pathlib import Path
 import git
 
 from loopwright import gittrust, statedir
+from loopwright.sandboxes import hostfs
 
 
 @dataclass(frozen=True)
@@ -437,10 +438,13 @@ class _TempIndex:
 
 def _remove_file(top: Path, path: str) -> None:
     target = top / path
-    target.unlink(missing_ok=True)
+    try:
+        hostfs.unlink(top, target)  # never through a folder the sandbox swapped for a link
+    except hostfs.WorkspacePathError:
+        return
     parent = target.parent
     # Folders the step created for its files go with them; git records no empty folders to restore anyway.
-    while parent != top and parent.is_dir() and not any(parent.iterdir()):
+    while parent != top and parent.is_dir() and not parent.is_symlink() and not any(parent.iterdir()):
         parent.rmdir()
         parent = parent.parent
 

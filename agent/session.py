@@ -13,6 +13,7 @@ from loopwright.hooks import Hooks
 from loopwright.loop import Agent, RunResult
 from loopwright.model import Model
 from loopwright.prompting import render
+from loopwright.sandboxes import hostfs
 from loopwright.sandboxes.base import Sandbox
 from loopwright.testdetect import detect
 from loopwright.tools.base import Tool, ToolContext
@@ -20,6 +21,7 @@ from loopwright.tools.registry import default_tools
 from loopwright.trajectory import Trajectory
 
 INSTRUCTION_FILES = ("AGENTS.md",)
+INSTRUCTIONS_BYTES = 256 << 10
 
 
 @dataclass
@@ -51,14 +53,16 @@ def open_sandbox(settings: SandboxSettings, root: Path, progress: Callable[[str]
         pids=settings.pids,
         cpus=settings.cpus,
         install_dependencies=settings.install_dependencies,
+        runtime=settings.runtime,
+        storage=settings.storage,
     )
 
 
 def project_instructions(root: Path) -> tuple[str, str]:
     for name in INSTRUCTION_FILES:
-        path = root / name
-        if path.is_file():
-            return path.read_text(encoding="utf-8", errors="replace").strip(), name
+        text = hostfs.read_text(root, root / name, INSTRUCTIONS_BYTES)
+        if text is not None:
+            return text.strip(), name
     return "", ""
 
 

@@ -15,10 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loopwright.config import RunConfig
 from pydantic import BaseModel, ValidationError
 
+from loopwright.config import RunConfig
+from loopwright.sandboxes import hostfs
+
 REPO_FILE = "loopwright.toml"
+SETTINGS_BYTES = 1 << 20
 ENV_PREFIX = "LOOPWRIGHT_"
 DEFAULT = "default"
 
@@ -58,10 +61,10 @@ def load(repo: Path, flags: Mapping[str, tuple[Any, str]] | None = None, environ
     merged: dict[str, Any] = {}
     sources: dict[str, str] = {}
     files = []
-    for path in (user_config_path(environ), repo / REPO_FILE):
+    for path, inside in ((user_config_path(environ), None), (repo / REPO_FILE, repo)):
         if path.is_file():
             files.append(path)
-            for key, value in _read_file(path, known).items():
+            for key, value in _read_file(path, known, inside).items():
                 merged[key], sources[key] = value, str(path)
     for key in known:
         name = env_name(key)
@@ -86,9 +89,11 @@ def env_name(key: str) -> str:
     return ENV_PREFIX + key.replace(".", "_").replace("-", "_").upper()
 
 
-def _read_file(path: Path, known: list[str]) -> dict[str, Any]:
+def _read_file(path: Path, known: list[str], workspace: Path | None = None) -> dict[str, Any]:
+    """A settings file; one in the workspace is read only as a regular file inside it (see hostfs)."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = hostfs.read_bytes(workspace, path, SETTINGS_BYTES) if workspace else path.read_bytes()
+        raw = tomllib.loads(data.decode("utf-8"))
     except (OSError, UnicodeError) as exc:
         raise SettingsError(f"{path}: cannot read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from loopwright.sandboxes import hostfs
+
+MANIFEST_BYTES = 1 << 20
 PYTEST = "python3 -m pytest -q -rfE --tb=short -p no:cacheprovider"
 
 
 def detect(root: Path) -> str:
     if (root / "package.json").is_file():
         try:
-            scripts = json.loads((root / "package.json").read_text(encoding="utf-8")).get("scripts", {})
-        except (OSError, ValueError):
+            scripts = json.loads(hostfs.read_text(root, root / "package.json", MANIFEST_BYTES) or "{}").get("scripts", {})
+        except (ValueError, AttributeError):
             scripts = {}
         if "test" in scripts:
             return "npm test --silent"

@@ -8,12 +8,14 @@ stays byte for byte as it was.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from loopwright.diagnostics import PATTERN
+from loopwright.sandboxes import hostfs
 
 FIX_TESTS = "loopwright: fix failing tests"
 ON_FILE = "loopwright: do task on current file"
@@ -55,21 +57,23 @@ def inputs() -> list[dict[str, Any]]:
     return [{"id": INPUT_ID, "type": "promptString", "description": "What should loopwright do with this file?"}]
 
 
+TASKS_BYTES = 1 << 20
+
+
 def write_tasks(workspace: Path) -> tuple[Path, bool]:
     """Create or update .vscode/tasks.json; returns its path and whether it changed."""
     path = workspace / ".vscode" / "tasks.json"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(_fresh(), encoding="utf-8")
-        return path, True
     try:
-        text = path.read_text(encoding="utf-8")
+        if not os.path.lexists(path):
+            hostfs.write_atomic(workspace, path, _fresh().encode("utf-8"))
+            return path, True
+        text = hostfs.read_bytes(workspace, path, TASKS_BYTES).decode("utf-8")
+        updated = merge(text)
+        if updated == text:
+            return path, False
+        hostfs.write_atomic(workspace, path, updated.encode("utf-8"))
     except (OSError, UnicodeError) as exc:
-        raise VscodeError(f"{path}: cannot read: {exc}") from None
-    updated = merge(text)
-    if updated == text:
-        return path, False
-    path.write_text(updated, encoding="utf-8")
+        raise VscodeError(f"{path}: cannot read or write: {exc}") from None
     return path, True
 
 

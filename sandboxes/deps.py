@@ -15,12 +15,16 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from loopwright.sandboxes import hostfs
+
 STAGING = "/tmp/loopwright-deps"
 REQUIREMENT_GLOBS = ("requirements*.txt", "test-requirements*.txt", "requirements/*.txt")
 TEST_EXTRAS = ("test", "tests", "testing", "dev")
 PYPROJECT_REQUIREMENTS = ".pyproject-requirements.txt"
 DEPS_REPOSITORY = "loopwright-deps"
 FORMAT_VERSION = "1"
+REQUIREMENTS_BYTES = 1 << 20
+"""Larger requirement files are read as empty: the host reads nothing of unbounded size from the workspace."""
 """Bump when the install recipe changes, so images built by an older recipe are not reused."""
 
 _INCLUDE = re.compile(r"^(-r|--requirement|-c|--constraint)(\s+|=)(\S+)")
@@ -44,12 +48,12 @@ class DependencySpec:
         entries: list[str] = []
         for pattern in REQUIREMENT_GLOBS:
             for path in sorted(root.glob(pattern)):
-                if path.is_file():
+                if path.is_file() and not path.is_symlink():
                     relative = path.relative_to(root).as_posix()
                     if relative not in entries:
                         entries.append(relative)
                     _collect(root, path, files)
-        pyproject = _pyproject_requirements(root / "pyproject.toml")
+        pyproject = _pyproject_requirements(root, root / "pyproject.toml")
         if pyproject:
             files[PYPROJECT_REQUIREMENTS] = pyproject.encode()
             entries.append(PYPROJECT_REQUIREMENTS)
@@ -91,11 +95,11 @@ def _collect(root: Path, path: Path, files: dict[str, bytes]) -> None:
         return
     kept: list[str] = []
     files[relative] = b""
-    for line in _logical_lines(path.read_text(errors="replace")):
+    for line in _logical_lines(hostfs.read_text(root, path, REQUIREMENTS_BYTES) or ""):
         include = _INCLUDE.match(line)
         if include:
             target = (path.parent / include.group(3)).resolve()
-            if target.is_file() and target.is_relative_to(root.resolve()):
+            if target.is_file() and not target.is_symlink() and target.is_relative_to(root.resolve()):
                 _collect(root, root / target.relative_to(root.resolve()), files)
                 kept.append(line)
             continue
@@ -120,12 +124,13 @@ def _is_local(requirement: str) -> bool:
     return requirement.startswith((".", "/", "file:", "~")) or requirement in {".", ".."}
 
 
-def _pyproject_requirements(path: Path) -> str:
+def _pyproject_requirements(root: Path, path: Path) -> str:
     """The project's dependencies plus its test extra, without the project itself."""
-    if not path.is_file():
+    text = hostfs.read_text(root, path, REQUIREMENTS_BYTES)
+    if text is None:
         return ""
     try:
-        project = tomllib.loads(path.read_text()).get("project", {})
+        project = tomllib.loads(text).get("project", {})
     except (tomllib.TOMLDecodeError, UnicodeDecodeError):
         return ""
     if not isinstance(project, dict):

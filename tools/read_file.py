@@ -5,9 +5,12 @@ from typing import ClassVar
 from pydantic import Field
 
 from loopwright.tools.base import ToolArgs, ToolContext, ToolFailure, ToolOutput
-from loopwright.tools.workspace import resolve
+from loopwright.tools.workspace import read_bytes, resolve
 
 MAX_LINES = 400
+MAX_BYTES = 16 << 20
+"""Larger files are refused (page through them with run_shell and sed): the host never reads a file whole
+that the sandbox may have made any size."""
 
 
 class ReadFileArgs(ToolArgs):
@@ -27,7 +30,7 @@ class ReadFile:
             raise ToolFailure(f"{args.path} is a directory; use list_files")
         if not path.is_file():
             raise ToolFailure(f"{args.path}: no such file")
-        raw = path.read_bytes()
+        raw = read_bytes(ctx.root, path, MAX_BYTES, args.path)
         if b"\x00" in raw[:8192]:
             raise ToolFailure(f"{args.path}: binary file ({len(raw)} bytes)")
         lines = raw.decode("utf-8", errors="replace").splitlines()

@@ -5,6 +5,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
+import loopwright.sandboxes.hostfs as hostfs
 from loopwright.tools.base import ToolArgs, ToolContext, ToolFailure, ToolOutput
 from loopwright.tools.workspace import iter_files, resolve
 
@@ -30,14 +31,14 @@ class Search:
         except re.error as exc:
             raise ToolFailure(f"bad regular expression: {exc}") from None
         target = resolve(ctx.root, ctx.local(args.path))
-        files = [target] if target.is_file() else iter_files(ctx.root, target)
         root = ctx.root.resolve()
+        files = [target] if target.is_file() else iter_files(ctx.root, target)
         hits: list[str] = []
         for path in files:
             rel = path.relative_to(root).as_posix() if root in path.parents else path.name
             if args.glob and not (path.match(args.glob) or _glob_full(rel, args.glob)):
                 continue
-            for number, line in _lines(path):
+            for number, line in _lines(root, path):
                 if regex.search(line):
                     hits.append(f"{rel}:{number}: {line.strip()[:240]}")
                     if len(hits) >= MAX_MATCHES:
@@ -51,11 +52,9 @@ def _glob_full(rel: str, pattern: str) -> bool:
     return fnmatch(rel, pattern)
 
 
-def _lines(path):
+def _lines(root, path):
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            return
-        raw = path.read_bytes()
+        raw = hostfs.read_bytes(root, path, MAX_FILE_BYTES)
     except OSError:
         return
     if b"\x00" in raw[:8192]:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import difflib
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
+import loopwright.sandboxes.hostfs as hostfs
 from loopwright.tools.base import ToolFailure
 from loopwright.tools.editing import syntax, textfile
 from loopwright.tools.editing.ordering import in_sequence, place_all
@@ -41,7 +40,7 @@ def apply_edits(root: Path, edits: Sequence[FileEdit], *, validate: bool = True,
         except ToolFailure as err:
             raise EditRefused(str(err)) from None
         rel = relative(root, path)
-        state = pending.get(path) or _load(path, rel, creating=edit.content is not None)
+        state = pending.get(path) or _load(root, path, rel, creating=edit.content is not None)
         state.after, stages = edit_text(rel, state.after, edit)
         state.stages.extend(stages)
         pending[path] = state
@@ -52,13 +51,13 @@ def apply_edits(root: Path, edits: Sequence[FileEdit], *, validate: bool = True,
                 raise EditRefused(syntax.describe(state.rel, fresh, state.after.text))
     results = [AppliedEdit(s.rel, s.original is None, unified(s.rel, s.before.text, s.after.text, s.original is None), tuple(s.stages)) for s in pending.values()]
     if not dry_run:
-        _write_all(list(pending.values()))
+        _write_all(root, list(pending.values()))
     return results
 
 
-def _load(path: Path, rel: str, creating: bool) -> _Pending:
+def _load(root: Path, path: Path, rel: str, creating: bool) -> _Pending:
     if path.is_symlink() or path.exists() or not creating:
-        before = textfile.read(path, rel)
+        before = textfile.read(root, path, rel)
         return _Pending(path, rel, textfile.to_bytes(before), before, before, [])
     empty = textfile.new_file("")
     return _Pending(path, rel, None, empty, empty, [])
@@ -100,32 +99,18 @@ def _diff_lines(before: list[str], after: list[str], old: str, new: str):
         yield line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
 
 
-def _write_all(states: list[_Pending]) -> None:
-    """Write each file through a temporary sibling; on any failure put back what was already written."""
+def _write_all(root: Path, states: list[_Pending]) -> None:
+    """Write each file through a temporary sibling (never through a link out, see hostfs); on any failure put
+    back what was already written."""
     done: list[_Pending] = []
     try:
         for state in states:
-            state.path.parent.mkdir(parents=True, exist_ok=True)
-            _atomic_write(state.path, textfile.to_bytes(state.after))
+            hostfs.write_atomic(root, state.path, textfile.to_bytes(state.after))
             done.append(state)
     except OSError as err:
         for state in done:
             if state.original is None:
-                state.path.unlink(missing_ok=True)
+                hostfs.unlink(root, state.path)
             else:
-                _atomic_write(state.path, state.original)
+                hostfs.write_atomic(root, state.path, state.original)
         raise EditRefused(f"{state.rel}: could not write ({err.strerror or err}); no file was changed") from None
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    mode = path.stat().st_mode & 0o7777 if path.exists() else None
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        if mode is not None:
-            os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import loopwright.sandboxes.hostfs as hostfs
 from loopwright.tools.editing.patch import EditRefused
 
 MAX_BYTES = 4 * 1024 * 1024
@@ -50,14 +51,20 @@ def parse(raw: bytes, name: str) -> TextFile:
     return TextFile(text=decoded.replace("\r\n", "\n"), endings=endings, bom=raw.startswith(BOM))
 
 
-def read(path: Path, name: str) -> TextFile:
+def read(root: Path, path: Path, name: str) -> TextFile:
     if path.is_dir():
         raise EditRefused(f"{name} is a directory")
     if not path.is_file():
         raise EditRefused(f"{name}: no such file")
-    if path.stat().st_size > MAX_BYTES:
-        raise EditRefused(f"{name}: file is too large to edit ({path.stat().st_size // 1024} KiB; limit {MAX_BYTES // 1024} KiB)")
-    return parse(path.read_bytes(), name)
+    try:
+        raw = hostfs.read_bytes(root, path, MAX_BYTES)
+    except hostfs.WorkspacePathError as error:
+        if path.stat().st_size > MAX_BYTES:
+            raise EditRefused(f"{name}: file is too large to edit ({path.stat().st_size // 1024} KiB; limit {MAX_BYTES // 1024} KiB)") from None
+        raise EditRefused(f"{name}: {str(error).removeprefix(f'{path}: ')}") from None
+    except OSError as error:
+        raise EditRefused(f"{name}: cannot be read ({error.strerror or error})") from None
+    return parse(raw, name)
 
 
 def splice(before: TextFile, start: int, end: int, replacement: str) -> TextFile:
