@@ -9,14 +9,17 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 
 from loopwright.config import RunConfig
 from loopwright.gitstate import GitStateError
+from loopwright.gittrust import UntrustedGit
 from loopwright.model import Model, ModelError
 from loopwright.sandboxes.base import SandboxError
 from loopwright.settings import SettingsError
 from loopwright.ui.chat import SessionError
+from loopwright.ui.terminal import TerminalConsole
+from loopwright.visible import visible
 
 app = typer.Typer(
     name="loopwright",
@@ -37,8 +40,8 @@ app.add_typer(github_app, name="github")
 app.command("serve")(serve_command)
 app.command("models")(models_command)
 
-out = Console()
-err = Console(stderr=True)
+out = TerminalConsole()
+err = TerminalConsole(stderr=True)
 
 
 class UsageError(Exception):
@@ -68,6 +71,7 @@ def chat(
     sandbox: Annotated[Optional[str], typer.Option(help="docker (isolated) or local (no isolation).")] = None,
     image: Annotated[Optional[str], typer.Option(help="Sandbox image.")] = None,
     network: Annotated[Optional[bool], typer.Option("--network/--no-network", help="Let sandboxed commands reach the network.")] = None,
+    runtime: Annotated[Optional[str], typer.Option(help="Container runtime: runc, runsc (gVisor, a stronger wall) or auto.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the last session of this repository from its trajectory.")] = False,
 ) -> None:
     """With no command: an interactive session in the repository (type /help inside)."""
@@ -76,7 +80,7 @@ def chat(
     from loopwright.ui.chat import start
 
     root = _repo(repo)
-    settings = _settings(root, model=model, approval_mode=mode, sandbox=sandbox, image=image, network=network)
+    settings = _settings(root, model=model, approval_mode=mode, sandbox=sandbox, image=image, network=network, runtime=runtime)
     _warn_if_unisolated(settings.config)
     tool_mode = settings.config.tool_mode
     start(root, settings, lambda spec, on_text=None: build_model(spec, on_text, tool_mode), out, resume=resume)
@@ -95,7 +99,7 @@ def show_config(
     settings = load(root)
     table = Table("setting", "value", "from", box=None, header_style="bold")
     for key, value, source in settings.rows():
-        table.add_row(key, value, source)
+        table.add_row(key, escape(value), escape(source))
     out.print(table)
     out.print(f"[dim]files: {user_config_path()} (user), {root / 'loopwright.toml'} (repository); environment: LOOPWRIGHT_<SETTING>[/]", highlight=False)
 
@@ -126,6 +130,7 @@ def run(
     sandbox: Annotated[Optional[str], typer.Option(help="docker (isolated) or local (no isolation).")] = None,
     image: Annotated[Optional[str], typer.Option(help="Sandbox image.")] = None,
     network: Annotated[Optional[bool], typer.Option("--network/--no-network", help="Let sandboxed commands reach the network.")] = None,
+    runtime: Annotated[Optional[str], typer.Option(help="Container runtime: runc, runsc (gVisor, a stronger wall) or auto.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
     file: Annotated[Optional[str], typer.Option(help="The file the task is about (e.g. the editor's current file).")] = None,
     line: Annotated[Optional[int], typer.Option(help="The line of --file the task is about.")] = None,
@@ -138,7 +143,7 @@ def run(
         if value is not None and value <= 0:
             raise UsageError(f"{flag} must be positive")
     limits = {"limits.max_steps": max_steps, "limits.max_tokens": max_tokens, "limits.max_seconds": time_limit}
-    config = _settings(root, model=model, test_command=test_cmd, sandbox=sandbox, image=image, network=network, **limits).config
+    config = _settings(root, model=model, test_command=test_cmd, sandbox=sandbox, image=image, network=network, runtime=runtime, **limits).config
     if file:
         from loopwright.diagnostics import with_editor_context
 
@@ -153,14 +158,14 @@ def _run_and_report(task: str, root: Path, config: RunConfig, quiet: bool, diagn
     printer = RunPrinter(out, quiet=quiet)
     agent_model = build_model(config.model, on_text=None if quiet else printer.stream_text, tool_mode=config.tool_mode)
     _warn_if_unisolated(config)
-    outcome = run_task(task, root, config, agent_model, hooks=printer.hooks(), progress=lambda line: err.print(f"[dim]{line}[/]"))
+    outcome = run_task(task, root, config, agent_model, hooks=printer.hooks(), progress=lambda line: err.print(f"[dim]{escape(line)}[/]"))
     print_summary(out, outcome)
     if diagnostics:
         from loopwright.diagnostics import diagnostics_of
 
         for text in diagnostics_of(root, outcome):
             # Plain print: rich would wrap long lines and break the editor's problem matcher.
-            print(text, flush=True)
+            print(visible(text), flush=True)
     raise typer.Exit(0 if outcome.result.tests_passed is not False and outcome.result.reason == "submitted" else 1)
 
 
@@ -196,7 +201,7 @@ def _ensure_image(tag: str) -> None:
 
     if not image_exists(tag):
         err.print(f"sandbox image {tag} is missing; building it (a few minutes, once)")
-        build_image(tag, progress=lambda line: err.print(f"[dim]{line}[/]"))
+        build_image(tag, progress=lambda line: err.print(f"[dim]{escape(line)}[/]"))
 
 
 @app.command()
@@ -246,7 +251,7 @@ def sandbox_build(
     """Build the default sandbox image offline (no registry): Debian, Python, pytest and git."""
     from loopwright.sandboxes.image import build_image
 
-    built = build_image(tag, mirror=mirror, progress=lambda line: err.print(f"[dim]{line}[/]"))
+    built = build_image(tag, mirror=mirror, progress=lambda line: err.print(f"[dim]{escape(line)}[/]"))
     out.print(f"built {tag} ({built})", highlight=False)
 
 
@@ -257,6 +262,7 @@ _FLAGS = {
     "sandbox": ("sandbox.kind", "--sandbox"),
     "image": ("sandbox.image", "--image"),
     "network": ("sandbox.network", "--network"),
+    "runtime": ("sandbox.runtime", "--runtime"),
     "limits.max_steps": ("limits.max_steps", "--max-steps"),
     "limits.max_tokens": ("limits.max_tokens", "--max-tokens"),
     "limits.max_seconds": ("limits.max_seconds", "--time-limit"),
@@ -299,7 +305,7 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
-    except (UsageError, ModelError, SandboxError, SettingsError, GitStateError, SessionError) as exc:
+    except (UsageError, ModelError, SandboxError, SettingsError, GitStateError, UntrustedGit, SessionError) as exc:
         _fail(str(exc), 2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -325,5 +331,5 @@ def _exit_on_sigterm(signum, frame) -> None:
 
 def _fail(message: str, code: int) -> None:
     first = message.strip().splitlines()[0] if message.strip() else "failed"
-    print(f"loopwright: error: {first}", file=sys.stderr)
+    print(f"loopwright: error: {visible(first)}", file=sys.stderr)
     sys.exit(code)

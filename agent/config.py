@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from loopwright.sandboxes.storage import parse_size
+
 EditFormat = Literal["str_replace", "search_replace", "udiff"]
 
 
@@ -39,6 +41,19 @@ class SandboxSettings(BaseModel):
     """CPU limit of the container."""
     install_dependencies: bool = True
     """Install the project's test dependencies into the container (cached by lockfile hash)."""
+    runtime: str = Field("runc", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    """Container runtime: `runc` (Docker's own), `runsc` (gVisor: a user-space kernel between the commands and
+    the host's, slower per command), `auto` (runsc when the engine has it, else runc with a warning), or another
+    runtime registered with the engine. The dependency install always runs under runc (it needs the network)."""
+    storage: str = "2g"
+    """Most the workspace may grow in a session (a command past it is stopped and fails), and the size of the
+    container's /tmp (held in memory, at most half of `memory`); the rest of its file system is read-only."""
+
+    @field_validator("storage")
+    @classmethod
+    def _size(cls, value: str) -> str:
+        parse_size(value)
+        return value
 
 
 class RunConfig(BaseModel):

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import docker
@@ -144,19 +145,24 @@ class DockerSandbox:
     def exec(self, command: str, *, timeout_s: float, env: dict[str, str] | None = None) -> ExecResult:
         if self._closed or self._container is None:
             raise SandboxError("the sandbox is closed")
+        watch = self._guard.watch()
         try:
-            return run_exec(
+            result = run_exec(
                 self._client.api,
                 self._container.id,
                 command,
                 timeout_s=timeout_s,
                 env=env,
                 cap=OutputCap(self.output_limit),
-                watch=self._guard.check,
+                watch=watch,
             )
         except (docker.errors.APIError, requests.RequestException) as error:
             # Most often the container is gone: removed from outside, or its engine stopped.
             raise SandboxError(f"sandbox command could not run: {_one_line(error)}") from None
+        over = None if watch.note else self._guard.check()
+        if over is None:
+            return result
+        return replace(result, output=f"{result.output}\n[{over}]\n", exit_code=result.exit_code or 1)
 
     def close(self) -> None:
         if self._closed:

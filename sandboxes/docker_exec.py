@@ -41,8 +41,8 @@ def run_exec(
 ) -> ExecResult:
     """Run `command` with `sh -lc` in the container's working directory.
 
-    `watch` is asked every WATCH_EVERY_S while the command runs and once after it ends; a note it
-    returns stops the command, ends its output and makes it fail (exit code 1 where it had succeeded).
+    `watch` is asked every WATCH_EVERY_S while the command runs; a note it returns stops the
+    command, ends its output and makes it fail (exit code 1 should it have ended with 0 meanwhile).
     """
     if not timeout_s > 0:
         raise ValueError(f"timeout_s must be positive, got {timeout_s}")
@@ -71,7 +71,7 @@ def run_exec(
             reader.join(1.0)
         if forced == "linger":
             cap.feed(b"\n[background processes still holding the output were killed]\n")
-    if forced == "watch" or stop.due():
+    if forced == "watch":
         cap.feed(f"\n[{stop.note}]\n".encode())
     exit_code = _exit_code(api, exec_id)
     duration = time.monotonic() - started

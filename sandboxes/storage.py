@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -94,22 +95,40 @@ class WorkspaceGuard:
         self._skip = tuple(skip)
         self._free = self._free_now()
         self._start = disk_usage(root, self._skip)
+        self._next_measure = 0.0
         self.grown = 0
         """Growth at the last exact measure."""
 
     def check(self) -> str | None:
-        """None while within the limit; past it, a note for the model saying so and what to do."""
+        """After a command: None while within the limit; past it, a note for the model saying so and what to do."""
+        return self.message() if self.past(self.limit, eager=True) else None
+
+    def watch(self) -> CommandWatch:
+        """The watch of one command, for `run_exec`."""
+        return CommandWatch(self, self.grown if self.past(self.limit, eager=True) else self.limit)
+
+    def past(self, line: int, *, eager: bool) -> bool:
+        """Whether the growth is over `line`: exactly measured only once the cheap bound says it may be.
+
+        While a command runs (not `eager`), exact measures take at most a tenth of the time, so a large
+        workspace is walked less often rather than all the time.
+        """
         try:
-            lost = self._free - self._free_now()
+            bound = self.grown + self._free - self._free_now()
         except OSError:
             # The workspace itself is gone from the host: nothing left to fill.
-            return None
-        if self.grown + lost <= self.limit:
-            return None
+            return False
+        if bound <= line:
+            return False
+        now = time.monotonic()
+        if not eager and now < self._next_measure:
+            return False
         self._free = self._free_now()
         self.grown = disk_usage(self.root, self._skip) - self._start
-        if self.grown <= self.limit:
-            return None
+        self._next_measure = now + 10 * (time.monotonic() - now)
+        return self.grown > line
+
+    def message(self) -> str:
         return (
             f"storage limit: the workspace grew by {show_size(self.grown)} in this session, over the sandbox's "
             f"limit of {show_size(self.limit)}, so this command counts as failed. Delete what is not needed "
@@ -120,3 +139,22 @@ class WorkspaceGuard:
         """Free space of the workspace's file system, each free inode counted as one BLOCK."""
         stat = os.statvfs(self.root)
         return stat.f_bavail * stat.f_frsize + stat.f_favail * BLOCK
+
+
+class CommandWatch:
+    """Stops a command that takes the workspace past the limit.
+
+    A command started with the workspace already past the limit is stopped only when it adds to
+    it, so that it can still delete.
+    """
+
+    def __init__(self, guard: WorkspaceGuard, line: int) -> None:
+        self._guard = guard
+        self._line = line
+        self.note: str | None = None
+        """Why the command was stopped, once it was."""
+
+    def __call__(self) -> str | None:
+        if self._guard.past(self._line, eager=False):
+            self.note = self._guard.message()
+        return self.note

@@ -8,6 +8,7 @@ never touched on the runner, and a wall-clock guard ends the run even when a sin
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,9 +58,11 @@ def run_agent(
         trajectory.path = trajectory_dir / f"{trajectory.data.run_id}.json"
     cutoff = settings.max_seconds + HARD_STOP_GRACE_S
     # Never a network for unattended runs, whatever the settings say.
-    sandbox = SandboxSettings(kind=settings.sandbox, image=settings.image, network=False, install_dependencies=settings.install_dependencies)
+    sandbox = SandboxSettings(
+        kind=settings.sandbox, image=settings.image, network=False, install_dependencies=settings.install_dependencies, runtime=settings.runtime
+    )
     config = RunConfig()
-    with hard_deadline(cutoff) as deadline, open_sandbox(sandbox, workdir) as box:
+    with hard_deadline(cutoff) as deadline, open_sandbox(sandbox, workdir, progress=_log) as box:
         ctx = ToolContext(root=workdir, sandbox=box, test_command=test_command)
         before = run_test_command(ctx)
         agent = Agent(model, session_tools(workdir, config, model.name), ctx, limits, trajectory, Hooks())
@@ -70,6 +73,11 @@ def run_agent(
         result.reason, result.detail = "time_limit", f"cut off after {cutoff:g}s"
     trajectory.finish(result.as_dict())
     return RunOutcome(result=result, tests_before=before, test_command=test_command, trajectory=trajectory.path)
+
+
+def _log(line: str) -> None:
+    """Sandbox progress and warnings (such as running without gVisor) go to the job's log."""
+    print(f"loopwright: {line}", file=sys.stderr, flush=True)
 
 
 @dataclass

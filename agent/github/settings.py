@@ -48,6 +48,9 @@ class ActionSettings(BaseModel):
     image: str = "loopwright-sandbox:latest"
     install_dependencies: bool = False
     """Install the PR's test requirements into the image (a networked step fed by files from the PR head)."""
+    runtime: str = Field("auto", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    """Container runtime of the sandbox. `auto`: gVisor (runsc) when the engine has it registered, else runc with a
+    warning in the log; `runsc` fails the run where the engine lacks it; `runc` opts out of gVisor."""
     commit_author: str = "loopwright[bot]"
     commit_email: str = "loopwright[bot]@users.noreply.github.com"
 
@@ -72,6 +75,7 @@ FILE_KEYS = {
     "limits.max_seconds": "max_seconds",
     "sandbox.image": "image",
     "sandbox.install_dependencies": "install_dependencies",
+    "sandbox.runtime": "runtime",
 }
 """Keys of the shared loopwright.toml the action honours. `sandbox.kind` and `sandbox.network` are not among
 them: a repository may run its terminal sessions unisolated, its unattended runs never follow that."""
@@ -87,6 +91,7 @@ ENVIRONMENT = {
     "LOOPWRIGHT_LIMITS_MAX_SECONDS": "max_seconds",
     "LOOPWRIGHT_SANDBOX_KIND": "sandbox",
     "LOOPWRIGHT_SANDBOX_IMAGE": "image",
+    "LOOPWRIGHT_SANDBOX_RUNTIME": "runtime",
     # ...and LOOPWRIGHT_GITHUB_* for the action's own.
     "LOOPWRIGHT_GITHUB_TRIGGER": "trigger",
     "LOOPWRIGHT_GITHUB_ALLOWED_ASSOCIATIONS": "allowed_associations",
