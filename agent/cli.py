@@ -9,14 +9,17 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 
 from loopwright.config import RunConfig
 from loopwright.gitstate import GitStateError
+from loopwright.gittrust import UntrustedGit
 from loopwright.model import Model, ModelError
 from loopwright.sandboxes.base import SandboxError
 from loopwright.settings import SettingsError
 from loopwright.ui.chat import SessionError
+from loopwright.ui.terminal import TerminalConsole
+from loopwright.visible import visible
 
 app = typer.Typer(
     name="loopwright",
@@ -37,8 +40,8 @@ app.add_typer(github_app, name="github")
 app.command("serve")(serve_command)
 app.command("models")(models_command)
 
-out = Console()
-err = Console(stderr=True)
+out = TerminalConsole()
+err = TerminalConsole(stderr=True)
 
 
 class UsageError(Exception):
@@ -96,7 +99,7 @@ def show_config(
     settings = load(root)
     table = Table("setting", "value", "from", box=None, header_style="bold")
     for key, value, source in settings.rows():
-        table.add_row(key, value, source)
+        table.add_row(key, escape(value), escape(source))
     out.print(table)
     out.print(f"[dim]files: {user_config_path()} (user), {root / 'loopwright.toml'} (repository); environment: LOOPWRIGHT_<SETTING>[/]", highlight=False)
 
@@ -155,14 +158,14 @@ def _run_and_report(task: str, root: Path, config: RunConfig, quiet: bool, diagn
     printer = RunPrinter(out, quiet=quiet)
     agent_model = build_model(config.model, on_text=None if quiet else printer.stream_text, tool_mode=config.tool_mode)
     _warn_if_unisolated(config)
-    outcome = run_task(task, root, config, agent_model, hooks=printer.hooks(), progress=lambda line: err.print(f"[dim]{line}[/]"))
+    outcome = run_task(task, root, config, agent_model, hooks=printer.hooks(), progress=lambda line: err.print(f"[dim]{escape(line)}[/]"))
     print_summary(out, outcome)
     if diagnostics:
         from loopwright.diagnostics import diagnostics_of
 
         for text in diagnostics_of(root, outcome):
             # Plain print: rich would wrap long lines and break the editor's problem matcher.
-            print(text, flush=True)
+            print(visible(text), flush=True)
     raise typer.Exit(0 if outcome.result.tests_passed is not False and outcome.result.reason == "submitted" else 1)
 
 
@@ -198,7 +201,7 @@ def _ensure_image(tag: str) -> None:
 
     if not image_exists(tag):
         err.print(f"sandbox image {tag} is missing; building it (a few minutes, once)")
-        build_image(tag, progress=lambda line: err.print(f"[dim]{line}[/]"))
+        build_image(tag, progress=lambda line: err.print(f"[dim]{escape(line)}[/]"))
 
 
 @app.command()
@@ -248,7 +251,7 @@ def sandbox_build(
     """Build the default sandbox image offline (no registry): Debian, Python, pytest and git."""
     from loopwright.sandboxes.image import build_image
 
-    built = build_image(tag, mirror=mirror, progress=lambda line: err.print(f"[dim]{line}[/]"))
+    built = build_image(tag, mirror=mirror, progress=lambda line: err.print(f"[dim]{escape(line)}[/]"))
     out.print(f"built {tag} ({built})", highlight=False)
 
 
@@ -302,7 +305,7 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
-    except (UsageError, ModelError, SandboxError, SettingsError, GitStateError, SessionError) as exc:
+    except (UsageError, ModelError, SandboxError, SettingsError, GitStateError, UntrustedGit, SessionError) as exc:
         _fail(str(exc), 2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -328,5 +331,5 @@ def _exit_on_sigterm(signum, frame) -> None:
 
 def _fail(message: str, code: int) -> None:
     first = message.strip().splitlines()[0] if message.strip() else "failed"
-    print(f"loopwright: error: {first}", file=sys.stderr)
+    print(f"loopwright: error: {visible(first)}", file=sys.stderr)
     sys.exit(code)

@@ -111,15 +111,18 @@ def save_point(root: Path, name: str) -> str | None:
     if repo.bare:
         return None
     with tempfile.TemporaryDirectory() as tmp:
-        env = {"GIT_INDEX_FILE": os.path.join(tmp, "index"), "GIT_LITERAL_PATHSPECS": "1"}
+        env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
         if repo.head.is_valid():
             repo.git.read_tree("HEAD", env=env)
-        repo.git.add("--all", "--", ".", env=env)
+        repo.git.add("--all", *gittrust.add_all_pathspec(repo.git.ls_files("--stage", "-z", env=env)), env=env)
         ignored = _small_ignored_files(repo)
         if ignored:
             listing = Path(tmp) / "ignored"
             listing.write_bytes(b"\0".join(os.fsencode(p) for p in ignored))
-            repo.git.add("--force", f"--pathspec-from-file={listing}", "--pathspec-file-nul", env=env)
+            try:
+                repo.git.add("--force", f"--pathspec-from-file={listing}", "--pathspec-file-nul", env={**env, "GIT_LITERAL_PATHSPECS": "1"})
+            except git.GitCommandError:
+                pass  # kept best effort: a file that vanished meanwhile must not stop the run
         tree = repo.git.write_tree(env=env)
     parents = ["-p", repo.head.commit.hexsha] if repo.head.is_valid() else []
     identity = {"GIT_AUTHOR_NAME": "loopwright", "GIT_AUTHOR_EMAIL": "loopwright@localhost", "GIT_COMMITTER_NAME": "loopwright", "GIT_COMMITTER_EMAIL": "loopwright@localhost"}
@@ -150,7 +153,7 @@ def _small_ignored_files(repo: git.Repo) -> list[str]:
 
 def _files_below(top: Path, folder: str) -> list[str]:
     """Files under an ignored folder, without entering regenerated folders, nested repositories or links."""
-    if Path(folder).name in REGENERATED_DIRS:
+    if Path(folder).name in REGENERATED_DIRS or os.path.lexists(top / folder / ".git"):
         return []
     found: list[str] = []
     pending = [folder.rstrip("/")]
@@ -163,7 +166,7 @@ def _files_below(top: Path, folder: str) -> list[str]:
         for entry in entries:
             rel = f"{current}/{entry.name}"
             if entry.is_dir(follow_symlinks=False):
-                if entry.name not in REGENERATED_DIRS and entry.name != ".git":
+                if entry.name not in REGENERATED_DIRS and not os.path.lexists(f"{entry.path}/.git"):
                     pending.append(rel)
             elif entry.is_file(follow_symlinks=False):
                 found.append(rel)
@@ -370,7 +373,7 @@ class SafetyNet:
         self._index.parent.mkdir(parents=True, exist_ok=True)
         if not self._index.exists() and self.state.head:
             self._git("read-tree", self.state.head, env=env)
-        self._git("add", "--all", "--", ".", env=env)
+        self._git("add", "--all", *gittrust.add_all_pathspec(self._git("ls-files", "--stage", "-z", env=env, strip=False)), env=env)
         tree = self._git("write-tree", env=env)
         if self._last and self._last[1] == tree:
             return self._last[0]

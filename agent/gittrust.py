@@ -174,20 +174,34 @@ def _git_dir_of(dot_git: Path) -> Path | None:
     return None
 
 
+def gitlinks(listing: str) -> list[str]:
+    """The submodule paths (gitlinks) in `git ls-files --stage -z` output."""
+    paths = []
+    for record in listing.split("\0"):
+        meta, _, path = record.partition("\t")
+        if meta.startswith("160000 "):
+            paths.append(path)
+    return paths
+
+
+def add_all_pathspec(listing: str) -> list[str]:
+    """Arguments for `git add --all` that stage the whole work tree except the index's gitlinks.
+
+    `git add` looks inside a gitlink's folder (a status of the nested repository, through its `.git` file,
+    which is workspace content): that would run the nested repository's configuration. Submodule pointers
+    are therefore never staged by host git. `listing` is `git ls-files --stage -z` of the index `add` uses.
+    """
+    return ["--", ".", *(f":(exclude,literal){path}" for path in gitlinks(listing))]
+
+
 def _submodules(location: Location) -> list[str]:
-    """Paths of the submodules the index records (gitlinks)."""
     try:
         listing = subprocess.run(
             ["git", "ls-files", "--stage", "-z"], env={**os.environ, **location.env()}, capture_output=True, timeout=60, check=True
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return []
-    paths = []
-    for record in listing.split(b"\0"):
-        meta, _, path = record.partition(b"\t")
-        if meta.startswith(b"160000 "):
-            paths.append(os.fsdecode(path))
-    return paths
+    return gitlinks(os.fsdecode(listing))
 
 
 def _load() -> dict[str, list[str]]:

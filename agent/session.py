@@ -30,7 +30,7 @@ class TaskOutcome:
     trajectory: Path | None
     test_command: str
     save_point: str | None
-    """Commit recording the work tree as it was before the run (restore with `git checkout SHA -- .`)."""
+    """Commit recording the work tree as it was before the run (restore with `git restore --source=SHA --worktree -- .`)."""
 
 
 def open_sandbox(settings: SandboxSettings, root: Path, progress: Callable[[str], None] | None = None) -> AbstractContextManager[Sandbox]:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import git
 
+from loopwright import gittrust
+
 TRUSTED_CONFIG = {
     # Hooks and the fsmonitor would run programs on the runner; nothing of the PR may choose them.
     "core.hooksPath": os.devnull,
@@ -82,7 +84,7 @@ class Checkout:
 
     def stage_all(self) -> list[str]:
         """Stage every change in the work tree; returns the changed paths."""
-        self._git("add", "--all")
+        self._git("add", "--all", *gittrust.add_all_pathspec(self._git("ls-files", "--stage", "-z", strip=False)))
         names = self._git("diff", "--cached", "--name-only", "-z", strip=False)
         return [name for name in names.split("\0") if name]
 
