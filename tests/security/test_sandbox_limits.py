@@ -7,9 +7,12 @@ by a flood of empty ones.
 
 from __future__ import annotations
 
+import docker.errors
 import pytest
 
-from loopwright.sandboxes.docker import SESSION_LABEL
+from loopwright.sandboxes.base import SandboxError
+from loopwright.sandboxes.deps import DependencySpec
+from loopwright.sandboxes.docker import OWNER_LABEL, SESSION_LABEL, DockerSandbox, _owner_token
 from tests.repos import buggy_calc_repo
 
 pytestmark = pytest.mark.docker
@@ -110,3 +113,23 @@ def test_a_flood_of_empty_files_counts_against_the_limit(tmp_path, make_sandbox)
     box = make_sandbox(tmp_path, storage="16m")
     made = box.exec("mkdir many && cd many && seq 1 6000 | xargs touch && echo made", timeout_s=120)
     assert made.exit_code != 0 and "storage limit" in made.output, made.output
+
+
+def test_dependency_install_past_the_storage_limit_is_stopped(tmp_path, sandbox_image, docker_client):
+    """The install container has a writable layer of its own (then committed); it is held to the same limit."""
+    (tmp_path / "requirements.txt").write_text("six\n")
+    tag = DependencySpec.discover(tmp_path).image_tag(docker_client.images.get(sandbox_image).id)
+    _remove_image(docker_client, tag)
+    expected = r"^installing test dependencies failed: the install wrote .+, over the storage limit of 8\.0 KiB$"
+    with pytest.raises(SandboxError, match=expected):
+        DockerSandbox(tmp_path, image=sandbox_image, storage="8k")
+    with pytest.raises(docker.errors.ImageNotFound):
+        docker_client.images.get(tag)
+    assert docker_client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={_owner_token()}"}) == []
+
+
+def _remove_image(client, tag: str) -> None:
+    try:
+        client.images.remove(tag, force=True)
+    except docker.errors.ImageNotFound:
+        pass
