@@ -6,6 +6,7 @@ import hashlib
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +85,8 @@ def _hash(path: Path) -> str:
             return "link:" + hashlib.sha1(os.fsencode(os.readlink(path))).hexdigest()
         if not stat.S_ISREG(info.st_mode):
             return f"type:{stat.S_IFMT(info.st_mode)}"  # a FIFO planted in the workspace would block a read
+        if info.st_size > SNAPSHOT_FILE_BYTES:
+            return f"stat:{info.st_size}:{info.st_mtime_ns}"  # not read: it may be any size the sandbox chose
         digest = hashlib.sha1()
         with open(path, "rb", buffering=0) as handle:
             while chunk := handle.read(1 << 20):
@@ -114,7 +117,7 @@ def save_point(root: Path, name: str) -> str | None:
         env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
         if repo.head.is_valid():
             repo.git.read_tree("HEAD", env=env)
-        repo.git.add("--all", *gittrust.add_all_pathspec(repo.git.ls_files("--stage", "-z", env=env)), env=env)
+        _add_all(lambda *args, env: str(repo.git.execute(["git", *args], env=env)), Path(repo.working_tree_dir or root), env)
         ignored = _small_ignored_files(repo)
         if ignored:
             listing = Path(tmp) / "ignored"
@@ -129,6 +132,24 @@ def save_point(root: Path, name: str) -> str | None:
     sha = repo.git.commit_tree(tree, *parents, "-m", f"loopwright: work tree before {name}", env=identity)
     repo.git.update_ref(f"refs/loopwright/{name}", sha)
     return sha
+
+
+SNAPSHOT_FILE_BYTES = 64 << 20
+"""Files larger than this (data dumps, a disk filled on purpose) stay out of save points and undo snapshots."""
+
+
+def _add_all(run: Callable[..., str], top: Path, env: dict[str, str]) -> None:
+    """`git add --all` into the index `env` names, without gitlinks (see gittrust) or oversized files."""
+    listing = str(run("ls-files", "--stage", "-z", env=env))
+    changed = str(run("ls-files", "-z", "--modified", "--others", "--exclude-standard", env=env))
+    oversized = []
+    for path in {p for p in changed.split("\0") if p}:
+        try:
+            if os.lstat(top / path).st_size > SNAPSHOT_FILE_BYTES:
+                oversized.append(f":(exclude,literal){path}")
+        except OSError:
+            continue
+    run("add", "--all", *gittrust.add_all_pathspec(listing), *oversized, env=env)
 
 
 def _small_ignored_files(repo: git.Repo) -> list[str]:
@@ -373,7 +394,7 @@ class SafetyNet:
         self._index.parent.mkdir(parents=True, exist_ok=True)
         if not self._index.exists() and self.state.head:
             self._git("read-tree", self.state.head, env=env)
-        self._git("add", "--all", *gittrust.add_all_pathspec(self._git("ls-files", "--stage", "-z", env=env, strip=False)), env=env)
+        _add_all(lambda *args, env: self._git(*args, env=env, strip=False), self.top, env)
         tree = self._git("write-tree", env=env)
         if self._last and self._last[1] == tree:
             return self._last[0]
