@@ -8,6 +8,7 @@ storage limit itself, is in test_sandbox_limits.py.)
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from tests.repos import make_repo
 pytestmark = pytest.mark.docker
 
 
-def test_a_huge_workspace_file_is_never_read_whole(tmp_path, sandbox_image):
+def test_a_huge_workspace_file_is_never_read_whole(tmp_path, sandbox_image, runtime):
     repo = make_repo(tmp_path / "repo", {"a.py": "def f():\n    return 1\n"})
     calls = [
         ["run_shell", {"command": "truncate -s 5G big.py && truncate -s 5G data.bin && ls -la big.py"}],
@@ -34,7 +35,7 @@ def test_a_huge_workspace_file_is_never_read_whole(tmp_path, sandbox_image):
     started = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "loopwright", "run", "task", "--repo", str(repo), "--model", f"scripted:{tmp_path / 'script.json'}", "--max-steps", "8"],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True, text=True, timeout=600, env={**os.environ, "LOOPWRIGHT_SANDBOX_RUNTIME": runtime},
     )
     elapsed = time.monotonic() - started
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

@@ -58,12 +58,12 @@ def test_an_inconsistent_cache_is_rebuilt_not_trusted(tmp_path):
     assert sorted(RepoIndex.open(repo).reparsed) == ["a.py", "b.py"]
 
 
-def _run(repo: Path, script: list[dict], *extra: str) -> subprocess.CompletedProcess:
+def _run(repo: Path, script: list[dict], runtime: str) -> subprocess.CompletedProcess:
     path = repo.parent / "script.json"
     path.write_text(json.dumps(script))
     return subprocess.run(
-        [sys.executable, "-m", "loopwright", "run", "task", "--repo", str(repo), "--model", f"scripted:{path}", "--max-steps", "5", *extra],
-        capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "loopwright", "run", "task", "--repo", str(repo), "--model", f"scripted:{path}", "--max-steps", "5"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "LOOPWRIGHT_SANDBOX_RUNTIME": runtime},
     )
 
 
@@ -75,11 +75,11 @@ SUBMIT = {"text": "done", "calls": [["submit", {"summary": "done"}]]}
 
 
 @pytest.mark.docker
-def test_a_planted_state_link_does_not_redirect_host_writes(tmp_path, sandbox_image):
+def test_a_planted_state_link_does_not_redirect_host_writes(tmp_path, sandbox_image, runtime):
     repo = make_repo(tmp_path / "repo", {"a.py": "x = 1\n"})
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    proc = _run(repo, [shell(f"ln -s {elsewhere} .loopwright && echo linked"), {"text": "", "calls": [["repo_map", {"query": "x"}]]}, SUBMIT])
+    proc = _run(repo, [shell(f"ln -s {elsewhere} .loopwright && echo linked"), {"text": "", "calls": [["repo_map", {"query": "x"}]]}, SUBMIT], runtime)
     assert "Traceback" not in proc.stderr, proc.stderr
     assert (repo / ".loopwright").is_symlink()
     assert list(elsewhere.iterdir()) == []
@@ -87,7 +87,7 @@ def test_a_planted_state_link_does_not_redirect_host_writes(tmp_path, sandbox_im
 
 
 @pytest.mark.docker
-def test_an_ignored_env_file_the_agent_deletes_comes_back_from_the_save_point(tmp_path, sandbox_image):
+def test_an_ignored_env_file_the_agent_deletes_comes_back_from_the_save_point(tmp_path, sandbox_image, runtime):
     repo = make_repo(tmp_path / "repo", {"a.py": "x = 1\n", ".gitignore": ".env\nbuild/\nnode_modules/\n"})
     (repo / ".env").write_text("API_TOKEN=keep-me\n")
     (repo / "build").mkdir()
@@ -96,7 +96,7 @@ def test_an_ignored_env_file_the_agent_deletes_comes_back_from_the_save_point(tm
     (repo / "node_modules" / "left-pad" / "index.js").write_text("module.exports = 1\n")
     (repo / "big.bin").write_bytes(b"\0" * (2 << 20))
     (repo / ".gitignore").write_text(".env\nbuild/\nnode_modules/\nbig.bin\n")
-    proc = _run(repo, [shell("rm -rf .env build && echo gone"), SUBMIT])
+    proc = _run(repo, [shell("rm -rf .env build && echo gone"), SUBMIT], runtime)
     assert "Traceback" not in proc.stderr, proc.stderr
     assert not (repo / ".env").exists()
     ref = git(repo, "for-each-ref", "--format=%(refname)", "refs/loopwright/runs/").split()[0]
