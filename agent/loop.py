@@ -16,12 +16,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from loopwright.deadline import Deadline, DeadlinePassed, bounded
 from loopwright.ending import Interrupted, LimitsExceeded, ModelFailed, RepeatedFailure, RunEnded, SandboxFailed, Submitted
 from loopwright.hooks import Hooks
 from loopwright.config import Limits
-from loopwright.messages import Message, ToolCall, ToolSpec, Usage
+from loopwright.messages import Message, ModelResponse, ToolCall, ToolSpec, Usage
 from loopwright.model import Model, ModelError
 from loopwright.models.context import fit_to_window
+from loopwright.models.retry import one_line
 from loopwright.prompting import render
 from loopwright.sandboxes.base import SandboxError
 from loopwright.tools.base import Tool, ToolContext, ToolFailure, ToolOutput, schema_of
@@ -87,7 +89,7 @@ class Agent:
         self.replies_end_turn = False
         """In a conversation a plain answer (no tool call) goes to the person instead of being sent back as an error."""
         self._turn_first_step = 0
-        self._started = 0.0
+        self._start_clock()
 
     # -- the run ---------------------------------------------------------------------------------
 
@@ -103,7 +105,7 @@ class Agent:
 
     def resume(self) -> RunResult:
         """Go on from `self.messages` until the run ends."""
-        self._started = time.monotonic()
+        self._start_clock()
         try:
             while True:
                 self.step()
@@ -119,7 +121,7 @@ class Agent:
         self.submitted_summary = ""
         self.consecutive_errors = 0
         self._turn_first_step = self.steps
-        self._started = time.monotonic()
+        self._start_clock()
 
     def awaiting_person(self) -> bool:
         """Whether the last turn ended with an answer for the person rather than a tool call."""
@@ -143,11 +145,8 @@ class Agent:
         self.steps += 1
         started = time.time()
         clock = time.monotonic()
-        try:
-            compacted = self._fit_context()
-            response = self.model.complete(self.messages, self.specs)
-        except ModelError as exc:
-            raise ModelFailed(str(exc)) from None
+        compacted = self._fit_context()
+        response = self._ask_model()
         record = StepRecord(step=self.steps, started_at=started, model_duration_s=elapsed(clock), usage=response.usage, note=compacted)
         self.usage += response.usage
         self.messages.append(response.message)
@@ -168,6 +167,17 @@ class Agent:
             raise Submitted(self.submitted_summary)
         if self.consecutive_errors >= self.limits.max_consecutive_errors:
             raise RepeatedFailure(f"{self.consecutive_errors} invalid actions in a row")
+
+    def _ask_model(self) -> ModelResponse:
+        """The model's next turn, given up on at the run's deadline whatever the server does."""
+        try:
+            return bounded(self._deadline, lambda: self.model.complete(self.messages, self.specs))
+        except ModelError as exc:
+            raise ModelFailed(str(exc)) from None
+        except DeadlinePassed:
+            raise LimitsExceeded("time_limit", f"ran past {self.limits.max_seconds:g}s waiting for the model") from None
+        except Exception as exc:  # noqa: BLE001 - whatever a server's answer breaks in an adapter ends the run as a model error
+            raise ModelFailed(f"{self.model.name}: {type(exc).__name__}: {one_line(exc)}") from None
 
     # -- one tool call ---------------------------------------------------------------------------
 
@@ -242,7 +252,10 @@ class Agent:
         window = getattr(self.model, "context_window", None)
         if not window:
             return ""
-        compaction = fit_to_window(self.messages, window=window, tools=self.specs)
+        try:
+            compaction = fit_to_window(self.messages, window=window, tools=self.specs)
+        except ModelError as exc:
+            raise ModelFailed(str(exc)) from None
         if compaction is None:
             return ""
         self.messages = list(compaction.messages)
@@ -268,12 +281,16 @@ class Agent:
 
     # -- budgets and the end ---------------------------------------------------------------------
 
+    def _start_clock(self) -> None:
+        self._started = time.monotonic()
+        self._deadline = Deadline(self._started + self.limits.max_seconds)
+
     def _check_limits(self) -> None:
         if self.steps - self._turn_first_step >= self.limits.max_steps:
             raise LimitsExceeded("max_steps", f"reached {self.limits.max_steps} steps")
         if self.usage.total_tokens >= self.limits.max_tokens:
             raise LimitsExceeded("max_tokens", f"used {self.usage.total_tokens} of {self.limits.max_tokens} tokens")
-        if time.monotonic() - self._started >= self.limits.max_seconds:
+        if self._deadline.passed:
             raise LimitsExceeded("time_limit", f"ran past {self.limits.max_seconds:g}s")
 
     def _warn_when_budget_low(self) -> None:

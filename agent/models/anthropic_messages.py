@@ -13,8 +13,19 @@ import anthropic
 from loopwright.messages import Message, ModelResponse, ToolCall, ToolSpec, Usage
 from loopwright.model import TextHook
 from loopwright.models.context import context_window as window_for
+from loopwright.models.httpguard import TRANSPORT_ERRORS, deadline_hooks, until_deadline
 from loopwright.models.pricing import PriceTable
-from loopwright.models.retry import RetryPolicy, StatusError, call_with_retries, no_answer_error, one_line, parse_retry_after
+from loopwright.models.retry import (
+    MALFORMED_ERRORS,
+    RetryPolicy,
+    StatusError,
+    broken_off_error,
+    call_with_retries,
+    malformed_answer_error,
+    no_answer_error,
+    one_line,
+    parse_retry_after,
+)
 
 _CACHE = {"type": "ephemeral"}
 
@@ -53,7 +64,11 @@ class AnthropicModel:
         self._ids = itertools.count(1)
         self._answered = False
         self._client = anthropic.Anthropic(
-            api_key=api_key or "none", base_url=self.base_url, timeout=timeout, max_retries=0
+            api_key=api_key or "none",
+            base_url=self.base_url,
+            timeout=timeout,
+            max_retries=0,
+            http_client=anthropic.DefaultHttpxClient(event_hooks=deadline_hooks()),
         )
 
     def complete(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> ModelResponse:
@@ -121,6 +136,10 @@ class AnthropicModel:
             raise self._status_error(error) from None
         except anthropic.APIError as error:
             raise no_answer_error(anthropic, self.name, self.base_url, error, self._answered) from None
+        except TRANSPORT_ERRORS as error:
+            raise broken_off_error(self.name, self.base_url, error) from None
+        except MALFORMED_ERRORS as error:
+            raise malformed_answer_error(self.name, self.base_url, error) from None
 
     def _status_error(self, error: anthropic.APIStatusError) -> StatusError:
         status = error.status_code
@@ -137,6 +156,12 @@ class AnthropicModel:
     # -- response ---------------------------------------------------------------------------------------------------
 
     def _from_message(self, message: Any) -> ModelResponse:
+        if isinstance(message, str):
+            # The SDK hands back the text of a body that is not JSON.
+            raise StatusError(
+                f"{self.name}: {self.base_url} sent an answer that is not JSON: {one_line(message, 80) or 'an empty body'}",
+                transient=False,
+            )
         text, calls = [], []
         for block in message.content:
             if block.type == "text":
@@ -149,7 +174,9 @@ class AnthropicModel:
         blocks: dict[int, dict[str, Any]] = {}
         usage: dict[str, int] = {}
         model = ""
-        for event in events:
+        stopped = False
+        for event in until_deadline(events):
+            stopped = stopped or event.type == "message_stop"
             if event.type == "message_start":
                 model = event.message.model
                 usage.update(_usage_dict(event.message.usage))
@@ -174,6 +201,8 @@ class AnthropicModel:
                 usage.update({k: v for k, v in _usage_dict(event.usage).items() if v})
         if not blocks and not usage:
             raise StatusError(f"{self.name}: {self.base_url} sent an empty stream")
+        if not stopped:
+            raise StatusError(f"{self.name}: {self.base_url} broke off the answer: the stream ended before message_stop")
         text = "".join(b["text"] for _, b in sorted(blocks.items()) if b["type"] == "text")
         calls = [
             ToolCall(id=b["id"] or f"toolu_{next(self._ids)}", name=b["name"], arguments=b["json"] or "{}")

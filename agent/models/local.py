@@ -10,8 +10,10 @@ from typing import Any
 
 import httpx
 
+from loopwright.deadline import Deadline, DeadlinePassed, bounded
 from loopwright.messages import Message, ModelResponse, ToolSpec
 from loopwright.model import ModelError
+from loopwright.models.httpguard import deadline_hooks
 from loopwright.models.openai_chat import ChatCompletionsModel, ToolMode
 from loopwright.models.retry import one_line
 
@@ -56,11 +58,18 @@ def default_memory_path() -> Path:
 
 
 def served_models(base_url: str, *, api_key: str | None = None, timeout: float = 10.0) -> list[str]:
-    """The model ids an OpenAI-compatible server lists at /models."""
+    """The model ids an OpenAI-compatible server lists at /models, within `timeout` seconds in all."""
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     url = base_url.rstrip("/") + "/models"
+
+    def fetch() -> httpx.Response:
+        with httpx.Client(timeout=timeout, event_hooks=deadline_hooks()) as client:
+            return client.get(url, headers=headers)
+
     try:
-        answer = httpx.get(url, headers=headers, timeout=timeout)
+        answer = bounded(Deadline.after(timeout), fetch)
+    except DeadlinePassed:
+        raise ModelError(f"{url} did not answer within {timeout:g}s") from None
     except httpx.HTTPError as error:
         raise ModelError(f"cannot reach {base_url}: {one_line(error) or type(error).__name__}") from None
     if answer.status_code in (401, 403):

@@ -19,11 +19,15 @@ from loopwright.messages import Message, ModelResponse, ToolCall, ToolSpec, Usag
 from loopwright.model import ModelError, TextHook
 from loopwright.models.context import TokenCounter
 from loopwright.models.context import context_window as window_for
+from loopwright.models.httpguard import TRANSPORT_ERRORS, deadline_hooks, until_deadline
 from loopwright.models.pricing import PriceTable
 from loopwright.models.retry import (
+    MALFORMED_ERRORS,
     RetryPolicy,
     StatusError,
+    broken_off_error,
     call_with_retries,
+    malformed_answer_error,
     no_answer_error,
     one_line,
     parse_retry_after,
@@ -37,7 +41,10 @@ from loopwright.models.textcalls import (
 )
 
 ToolMode = Literal["native", "text", "auto"]
-_REJECTS_TOOLS = frozenset({400, 404, 422, 500, 501})
+_REJECTS_TOOLS = frozenset({400, 404, 422, 501})
+"""Statuses that answer a request with tools with a conclusive no."""
+_MAY_REJECT_TOOLS = 500
+"""llama.cpp without --jinja answers tools with a 500, but so does any server having a bad moment."""
 
 
 @dataclass
@@ -94,7 +101,13 @@ class ChatCompletionsModel:
         self._ids = itertools.count(1)
         self._answered = False
         # Our retry loop owns backoff and Retry-After; the SDK's own retries would multiply the waits.
-        self._client = openai.OpenAI(api_key=api_key or "none", base_url=self.base_url, timeout=timeout, max_retries=0)
+        self._client = openai.OpenAI(
+            api_key=api_key or "none",
+            base_url=self.base_url,
+            timeout=timeout,
+            max_retries=0,
+            http_client=openai.DefaultHttpxClient(event_hooks=deadline_hooks()),
+        )
 
     # -- the Model protocol ---------------------------------------------------------------------------------------
 
@@ -109,13 +122,18 @@ class ChatCompletionsModel:
     # -- tool mode ------------------------------------------------------------------------------------------------
 
     def _probe(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> ModelResponse | None:
-        """First call with tools in auto mode: try native once and settle the mode from what comes back."""
+        """First call with tools in auto mode: try native once and settle the mode from what comes back.
+
+        Only a conclusive answer settles it (and is remembered across sessions); after a 500 this turn goes in
+        text and the next one probes again."""
         try:
             response = self._once(messages, tools, "native")
         except StatusError as error:
             if error.status in _REJECTS_TOOLS:
                 self._settle("text")
                 return None
+            if error.status == _MAY_REJECT_TOOLS:
+                return call_with_retries(lambda: self._once(messages, tools, "text"), self.retry, sleep=self._sleep)
             if error.transient:
                 return None
             raise
@@ -135,16 +153,19 @@ class ChatCompletionsModel:
     def _once(self, messages: Sequence[Message], tools: Sequence[ToolSpec], mode: str) -> ModelResponse:
         payload = self.request_body(messages, tools, mode)
         stream = self.on_text is not None and (mode == "text" or not tools or self._stream_with_tools)
-        reply = self._request(payload, stream=stream, filter_calls=mode == "text")
-        if stream and reply.chunks == 0:
-            # Some servers answer a streamed request with tools with an empty body; ask again without streaming.
-            self._stream_with_tools = False
-            reply = self._request(payload, stream=False, filter_calls=False)
-            if reply.content and self.on_text is not None:
-                self.on_text(reply.content)
-        if stream and reply.usage == Usage():
-            reply.usage = self._estimated_usage(payload, reply)
-        return self._response(reply, tools, mode)
+        try:
+            reply = self._request(payload, stream=stream, filter_calls=mode == "text")
+            if stream and reply.chunks == 0:
+                # Some servers answer a streamed request with tools with an empty body; ask again without streaming.
+                self._stream_with_tools = False
+                reply = self._request(payload, stream=False, filter_calls=False)
+                if reply.content and self.on_text is not None:
+                    self.on_text(reply.content)
+            if stream and reply.usage == Usage():
+                reply.usage = self._estimated_usage(payload, reply)
+            return self._response(reply, tools, mode)
+        except MALFORMED_ERRORS as error:
+            raise malformed_answer_error(self.name, self.base_url, error) from None
 
     def _estimated_usage(self, payload: dict[str, Any], reply: _Reply) -> Usage:
         """For servers that stream without usage (llama.cpp ignores include_usage): one token per chunk out, and
@@ -223,6 +244,8 @@ class ChatCompletionsModel:
             ) from None
         except openai.APIError as error:
             raise no_answer_error(openai, self.name, self.base_url, error, self._answered) from None
+        except TRANSPORT_ERRORS as error:
+            raise broken_off_error(self.name, self.base_url, error) from None
 
     def _status_error(self, status: int, detail: str, headers: Any, with_tools: bool) -> StatusError:
         where = f"{self.base_url} (HTTP {status})"
@@ -237,6 +260,12 @@ class ChatCompletionsModel:
         return StatusError(one_line(message, 400), status=status, retry_after=parse_retry_after(headers))
 
     def _read_whole(self, completion: Any) -> _Reply:
+        if isinstance(completion, str):
+            # The SDK hands back the text of a body that is not JSON.
+            raise StatusError(
+                f"{self.name}: {self.base_url} sent an answer that is not JSON: {one_line(completion, 80) or 'an empty body'}",
+                transient=False,
+            )
         if not completion.choices:
             raise StatusError(f"{self.name}: {self.base_url} sent an answer without choices")
         message = completion.choices[0].message
@@ -257,12 +286,14 @@ class ChatCompletionsModel:
         reply = _Reply()
         by_index: dict[int, dict[str, str]] = {}
         text = StreamFilter(self.on_text, hide_calls=filter_calls) if self.on_text else None
-        for chunk in chunks:
+        finished = False
+        for chunk in until_deadline(chunks):
             reply.chunks += 1
             reply.model = getattr(chunk, "model", None) or reply.model
             if getattr(chunk, "usage", None) is not None:
                 reply.usage = self._usage(chunk.usage)
             for choice in chunk.choices or []:
+                finished = finished or bool(choice.finish_reason)
                 delta = choice.delta
                 if delta.content or delta.tool_calls:
                     reply.pieces += 1
@@ -279,6 +310,8 @@ class ChatCompletionsModel:
                         slot["arguments"] += part.function.arguments or ""
         if text is not None:
             text.close()
+        if reply.chunks and not finished:
+            raise StatusError(f"{self.name}: {self.base_url} broke off the answer: the stream ended before a finish reason")
         reply.calls = [by_index[i] for i in sorted(by_index)]
         return reply
 

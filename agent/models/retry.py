@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -9,11 +10,15 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
+from loopwright.deadline import current
 from loopwright.model import ModelError
+from loopwright.models.httpguard import TIMEOUT_ERRORS
 
 T = TypeVar("T")
 
 TRANSIENT_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
+MALFORMED_ERRORS = (ValueError, TypeError, AttributeError, KeyError, IndexError)
+"""What reading an answer of the wrong shape raises: invalid JSON, a missing field, a number for a string..."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,9 @@ def call_with_retries(
     """Run `attempt` until it succeeds, a permanent error comes, or the tries run out.
 
     Error messages already name the model and the server; the last one is raised with the number of tries added.
+    Inside a `bounded` call no wait goes past the deadline: a retry that would is not made.
     """
+    deadline = current()
     for number in range(1, policy.attempts + 1):
         try:
             return attempt()
@@ -112,6 +119,8 @@ def call_with_retries(
             if number == policy.attempts:
                 raise ModelError(f"{error} (gave up after {policy.attempts} tries)") from None
             wait = policy.delay(number, error.retry_after, rng)
+            if deadline is not None and wait >= deadline.left():
+                raise ModelError(f"{error} (no time left in the run for another try)") from None
             if on_retry is not None:
                 on_retry(number, wait, error)
             sleep(wait)
@@ -129,3 +138,19 @@ def no_answer_error(sdk: Any, name: str, base_url: str, error: Exception, answer
         reason = one_line(error.__cause__ or error)
         return StatusError(f"{name}: cannot reach {base_url}: {reason}", transient=answered)
     return StatusError(f"{name}: {base_url} broke off the answer: {one_line(error)}")
+
+
+def broken_off_error(name: str, base_url: str, error: Exception) -> StatusError:
+    """The error for an HTTP library's own error while an answer was being read (not every SDK wraps those)."""
+    if isinstance(error, TIMEOUT_ERRORS):
+        return StatusError(f"{name}: no answer from {base_url} within the timeout")
+    return StatusError(f"{name}: {base_url} broke off the answer: {one_line(error) or type(error).__name__}")
+
+
+def malformed_answer_error(name: str, base_url: str, error: Exception) -> StatusError:
+    """The error for an answer that is not what the API promises; asking again would not mend it."""
+    if isinstance(error, json.JSONDecodeError):
+        what = f"invalid JSON ({error.msg} at position {error.pos})"
+    else:
+        what = f"{type(error).__name__}: {one_line(error, 200)}"
+    return StatusError(f"{name}: {base_url} sent a malformed answer: {what}", transient=False)

@@ -10,6 +10,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -24,6 +25,8 @@ class Reply:
     """Server-sent events (event name or None, data); a str data is sent as is (e.g. "[DONE]")."""
     delay: float = 0.0
     """Seconds to wait before answering, to make a client time out."""
+    raw: Callable[[BaseHTTPRequestHandler], None] | None = None
+    """Writes the whole answer itself on the handler's socket: a server that misbehaves below the level of a reply."""
 
 
 @dataclass
@@ -101,6 +104,10 @@ class WireServer:
 
             def _send(self, reply: Reply) -> None:
                 try:
+                    if reply.raw is not None:
+                        self.close_connection = True
+                        reply.raw(self)
+                        return
                     if reply.events is not None:
                         self._send_events(reply)
                         return
