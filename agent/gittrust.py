@@ -16,10 +16,13 @@ could make loopwright's own `git status` run a command on the host. So:
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,10 +107,11 @@ def record_sandboxed(root: Path, protected: list[Path]) -> None:
     trusted = [str(p) for p in protected]
     if location is not None:
         trusted += [str(location.dot_git), str(location.git_dir)]
-    registry = _load()
-    entry = registry.setdefault(str(root.resolve()), [])
-    registry[str(root.resolve())] = sorted(set(entry) | set(trusted))
-    _save(registry)
+    with _registry_lock():
+        registry = _load()
+        entry = registry.setdefault(str(root.resolve()), [])
+        registry[str(root.resolve())] = sorted(set(entry) | set(trusted))
+        _save(registry)
 
 
 def trust(path: Path) -> Path:
@@ -115,10 +119,11 @@ def trust(path: Path) -> Path:
     found = _discover(path.resolve())
     if found is None:
         raise UntrustedGit(f"{path}: not in a git repository")
-    registry = _load()
-    for folder in _containing(registry, found):
-        registry[folder] = sorted(set(registry[folder]) | {str(found.dot_git), str(found.git_dir)})
-    _save(registry)
+    with _registry_lock():
+        registry = _load()
+        for folder in _containing(registry, found):
+            registry[folder] = sorted(set(registry[folder]) | {str(found.dot_git), str(found.git_dir)})
+        _save(registry)
     with _lock:
         _pinned.clear()
     return found.dot_git
@@ -202,6 +207,17 @@ def _submodules(location: Location) -> list[str]:
     except (OSError, subprocess.SubprocessError):
         return []
     return gitlinks(os.fsdecode(listing))
+
+
+@contextmanager
+def _registry_lock() -> Iterator[None]:
+    """Sessions running side by side update the registry one at a time."""
+    with open(statedir.base() / f".{REGISTRY}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _load() -> dict[str, list[str]]:
