@@ -79,7 +79,7 @@ class TerminalApprover:
             self.console.print(f"[bold yellow]run the tests[/] {where}:\n  [bold]$ {escape(self.test_command + selector)}[/]", highlight=False)
         elif action == "edit":
             diff = preview(self.root, call.name, args)
-            self.console.print(f"[bold yellow]{call.name.replace('_', ' ')}[/] {escape(str(getattr(args, 'path', '')))}:", highlight=False)
+            self.console.print(f"[bold yellow]{escape(call.name.replace('_', ' '))}[/] {escape(str(getattr(args, 'path', '')))}:", highlight=False)
             if diff:
                 self.console.print(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
                 self.previewed.add(call.id)

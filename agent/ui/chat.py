@@ -178,7 +178,7 @@ class Chat:
         with _sigint_deferred():
             change = self.net.record_step(f"step {self.agent.steps}")
         if change:
-            self.console.print(f"[dim]saved step {self.agent.steps} ({', '.join(change.paths)}) - /undo reverts it[/]", highlight=False)
+            self.console.print(f"[dim]saved step {self.agent.steps} ({escape(', '.join(change.paths))}) - /undo reverts it[/]", highlight=False)
 
 
 def start(root: Path, settings: Settings, make_model: Callable[[str | None], Model], console: Console, resume: bool = False) -> None:
@@ -244,7 +244,7 @@ def _welcome(console: Console, settings: Settings, net: gitstate.SafetyNet, root
     state = net.state
     sandbox = "docker" if config.sandbox.kind == "docker" else "local (not isolated)"
     where = f"{state.branch}" if state.branch else ("detached HEAD" if state.in_repo else "no git repository")
-    console.print(f"[bold]loopwright[/] - {escape(config.model or 'default model')} - mode {config.approval_mode} - sandbox {sandbox} - {escape(str(root))} ({where})", highlight=False)
+    console.print(f"[bold]loopwright[/] - {escape(config.model or 'default model')} - mode {config.approval_mode} - sandbox {sandbox} - {escape(str(root))} ({escape(where)})", highlight=False)
     for line in situation(state, net.ref):
         console.print(f"[yellow]note:[/] {escape(line)}", highlight=False)
     console.print("[dim]/help for commands. Enter sends; end a line with \\ for a new line. Ctrl-C interrupts.[/]")

@@ -67,7 +67,7 @@ def _diff(chat: Chat, _: str) -> None:
 
 def _commit(chat: Chat, _: str) -> None:
     done = chat.net.commit(commit_message(chat.requests, chat.summaries, chat.net.session_paths()))
-    on = f"on {done.branch}" if done.branch else "on the detached HEAD"
+    on = f"on {escape(done.branch)}" if done.branch else "on the detached HEAD"
     chat.console.print(f"committed {done.sha[:10]} {on}: {escape(', '.join(done.paths))}", highlight=False)
     chat.requests.clear()
     chat.summaries.clear()

@@ -89,19 +89,20 @@ def print_summary(console: Console, outcome: Any) -> None:
     cost = f", ${usage.cost_usd:.4f}" if usage.cost_usd is not None else ""
     cached = f" ({usage.cached_tokens} cached)" if usage.cached_tokens else ""
     console.rule("summary")
-    console.print(f"stop reason : {result.reason}" + (f" ({escape(result.detail)})" if result.detail else ""), highlight=False)
+    console.print(f"stop reason : {escape(result.reason)}" + (f" ({escape(result.detail)})" if result.detail else ""), highlight=False)
     console.print(f"steps       : {result.steps} in {result.duration_s:.1f}s", highlight=False)
-    console.print(f"files       : {', '.join(result.changed_files) or 'none changed'}", highlight=False)
+    console.print(f"files       : {escape(', '.join(result.changed_files)) or 'none changed'}", highlight=False)
     console.print(f"tests       : {tests}" + (f" - {escape(result.test_summary)}" if result.test_summary else ""), highlight=False)
     console.print(f"tokens      : {usage.input_tokens} in{cached}, {usage.output_tokens} out{cost}", highlight=False)
     if outcome.trajectory:
-        console.print(f"trajectory  : {outcome.trajectory}", highlight=False)
+        console.print(f"trajectory  : {escape(str(outcome.trajectory))}", highlight=False)
 
 
 def print_trajectory(console: Console, data: Any) -> None:
-    console.rule(f"run {data.run_id}")
+    # Every field of a trajectory file is untrusted: it may come from a hostile pull request's run.
+    console.rule(f"run {escape(data.run_id)}")
     console.print(f"task  : {escape(data.task)}", highlight=False)
-    console.print(f"model : {data.model}   repo: {data.repo}   started: {data.started_at}", highlight=False)
+    console.print(f"model : {escape(data.model)}   repo: {escape(data.repo)}   started: {escape(data.started_at)}", highlight=False)
     for step in data.steps:
         console.rule(f"step {step.step}  ({step.model_duration_s:.1f}s model, {step.usage.input_tokens}+{step.usage.output_tokens} tokens)", style="dim")
         if step.assistant_text.strip():
@@ -119,4 +120,4 @@ def print_trajectory(console: Console, data: Any) -> None:
     if data.summary:
         console.rule("summary")
         for key, value in data.summary.items():
-            console.print(f"{key:<18}: {escape(str(value))}", highlight=False)
+            console.print(f"{escape(f'{key:<18}')}: {escape(str(value))}", highlight=False)
