@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -37,6 +39,11 @@ class SandboxError(Exception):
     """The sandbox could not be started or used; the message is one line for the user."""
 
 
+CUT_NOTE = "\n[... {} bytes of output cut ...]\n"
+"""Put where output was cut; the number is exactly the bytes of output not shown."""
+CUT_NOTE_PATTERN = re.compile(r"\n\[\.\.\. (\d+) bytes of output cut \.\.\.\]\n")
+
+
 class OutputCap:
     """Collects a stream of output, keeping its head and tail within `limit` bytes."""
 
@@ -63,9 +70,15 @@ class OutputCap:
         return self.total > len(self._head) + len(self._tail)
 
     def text(self) -> str:
-        head = self._head.decode("utf-8", errors="replace")
-        tail = self._tail.decode("utf-8", errors="replace")
         if not self.truncated:
-            return head + tail
-        cut = self.total - len(self._head) - len(self._tail)
-        return f"{head}\n[... {cut} bytes of output cut ...]\n{tail}"
+            return bytes(self._head + self._tail).decode("utf-8", errors="replace")
+        # The cut falls between whole characters: a character split there is left out and counted as cut.
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        head = decoder.decode(bytes(self._head))
+        kept = len(self._head) - len(decoder.getstate()[0])
+        split = 0
+        while split < min(3, len(self._tail)) and self._tail[split] & 0xC0 == 0x80:  # inside a character
+            split += 1
+        tail = bytes(self._tail[split:]).decode("utf-8", errors="replace")
+        cut = self.total - kept - (len(self._tail) - split)
+        return head + CUT_NOTE.format(cut) + tail

@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
-from loopwright.sandboxes.base import Sandbox
+from loopwright.sandboxes.base import CUT_NOTE, CUT_NOTE_PATTERN, Sandbox
 
 
 class ToolArgs(BaseModel):
@@ -78,8 +78,26 @@ def schema_of(tool: Tool) -> dict[str, Any]:
 
 
 def clip(text: str, limit: int) -> str:
-    """Keep a long tool result readable for the model: head and tail, with a note of what was cut."""
+    """Keep a long tool result readable for the model: head and tail, with a note of exactly what was cut.
+
+    A sandbox's note of output it had cut (in bytes) that falls in the part cut here is taken into this
+    note, so the one note left says everything that is not shown: characters and bytes.
+    """
     if len(text) <= limit:
         return text
     half = limit // 2
-    return f"{text[:half]}\n[... {len(text) - 2 * half} characters cut ...]\n{text[-half:]}"
+    start, end = half, len(text) - half
+    notes = list(CUT_NOTE_PATTERN.finditer(text))
+    widened = True
+    while widened:
+        widened = False
+        for note in notes:
+            if note.start() < end and note.end() > start and (note.start() < start or note.end() > end):
+                start, end, widened = min(start, note.start()), max(end, note.end()), True
+    inside = [note for note in notes if start <= note.start() and note.end() <= end]
+    cut_bytes = sum(int(note.group(1)) for note in inside)
+    cut_chars = end - start - sum(len(note.group(0)) for note in inside)
+    if not cut_chars:
+        return text[:start] + CUT_NOTE.format(cut_bytes) + text[end:]
+    also = f" and {cut_bytes} bytes of output" if cut_bytes else ""
+    return f"{text[:start]}\n[... {cut_chars} characters{also} cut ...]\n{text[end:]}"

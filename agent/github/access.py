@@ -23,7 +23,20 @@ def refusal(comment: PullComment, pull: PullRequest, settings: ActionSettings) -
     if comment.association not in settings.allowed_associations:
         allowed = ", ".join(settings.allowed_associations) or "nobody"
         return f"@{comment.author} is {comment.association} on {comment.repository}; runs are open to {allowed}."
+    gone = closed(pull)
+    if gone:
+        return gone
     if pull.from_fork and not settings.allow_forks:
         source = pull.head_repository or "a deleted repository"
         return f"pull request #{pull.number} comes from the fork {source}; runs on forks are turned off (allow_forks)."
     return None
+
+
+def closed(pull: PullRequest) -> str | None:
+    """Why nothing may be pushed to this pull request any more; None while it is open.
+
+    Checked when the run starts and again, on a fresh copy from the API, right before pushing.
+    """
+    if pull.state == "open":
+        return None
+    return f"pull request #{pull.number} is {'merged' if pull.merged else 'closed'}; loopwright pushes only to open pull requests."

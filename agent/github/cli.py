@@ -8,6 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from loopwright.visible import visible
+
 app = typer.Typer(help="Run loopwright from GitHub events (the GitHub Action's entry point).", no_args_is_help=True)
 
 
@@ -35,7 +37,8 @@ def handle_event(
         outcome = handle(name, payload, os.environ, build_model, trajectory_dir=records)
     except (EventError, SettingsError) as exc:
         raise UsageError(str(exc)) from None
-    typer.echo(f"loopwright: {outcome.status}: {outcome.message}")
+    # One line, shown as text: the job log renders escape sequences and obeys `::` workflow commands.
+    typer.echo(visible(f"loopwright: {outcome.status}: {' '.join(outcome.message.split())}"))
     raise typer.Exit(outcome.exit_code)
 
 

@@ -1,7 +1,7 @@
 """The outer loop, top to bottom: check who asked, sanitize the request, run the core unattended, always reply.
 
     event -> never-trigger checks -> trigger phrase -> pull request -> base branch config -> access
-          -> react -> check out head -> run in the sandbox -> commit + push -> reply
+          -> react -> check out head -> run in the sandbox -> commit + push (if still open) -> reply
 
 Once a run is accepted every way out posts a reply: a summary, or the reason it failed.
 """
@@ -134,6 +134,11 @@ def _deliver(ctx: Context, checkout: Checkout, pull: PullRequest, trusted: Actio
             raise RunFailure("the change contains a secret value from the runner's environment; it was not pushed")
         message = report.commit_message(ctx.comment, ctx.request, ctx.redact)
         commit = checkout.commit(message, Identity(trusted.commit_author, trusted.commit_email))
+        # The pull request may have been closed or merged while the agent worked.
+        gone = access.closed(ctx.gh.pull_request(ctx.comment.repository, ctx.comment.number))
+        if gone:
+            ctx.gh.reply(ctx.comment, report.refusal_reply(gone, ctx.redact))
+            return Outcome("refused", ctx.redact(f"{gone} Nothing was pushed."))
         checkout.push(head_url, pull.head_ref)
     delivery = report.Delivery(branch=pull.head_ref, commit=commit, diffstat=diffstat, diff=diff)
     ctx.gh.reply(ctx.comment, report.success_reply(result, outcome.tests_before, delivery, ctx.request, ctx.redact))

@@ -1,6 +1,8 @@
 """What the action writes: the task for the model, the commit message, and the replies on the pull request.
 
-Texts are Jinja2 templates shipped in this package. Everything that leaves passes the redactor.
+Texts are Jinja2 templates shipped in this package. Everything that leaves passes the redactor. In a
+reply every value the template shows is made inert (`sanitize.inert`) unless it is already `Markdown`:
+our own words, or untrusted text put in a code block or code span it cannot close.
 """
 
 from __future__ import annotations
@@ -14,23 +16,34 @@ import jinja2
 from loopwright.github.event import PullComment
 from loopwright.github.redact import Redactor
 from loopwright.github.rest import PullRequest
-from loopwright.github.sanitize import fence, strip_hidden
+from loopwright.github.sanitize import Markdown, code_block, code_span, fence, inert, strip_hidden
 from loopwright.github.settings import REPLY_MARKER
 from loopwright.loop import RunResult
 from loopwright.tools.testreport import TestReport
 
 MAX_DIFF_CHARS = 40_000
 """A comment holds 65,536 characters; the diff gets most of them and the rest of the reply the remainder."""
+MAX_SUMMARY_CHARS = 4_000
 
 
 @cache
-def _environment() -> jinja2.Environment:
+def _environment(posted: bool) -> jinja2.Environment:
     loader = jinja2.FunctionLoader(lambda name: resources.files("loopwright.github").joinpath("templates", name).read_text(encoding="utf-8"))
-    return jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False, trim_blocks=True)
+    finalize = _shown if posted else None
+    return jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False, trim_blocks=True, finalize=finalize)
+
+
+def _shown(value: object) -> str:
+    return value if isinstance(value, Markdown) else inert(str(value))
 
 
 def render(name: str, **values: object) -> str:
-    return _environment().get_template(name).render(**values).strip() + "\n"
+    """The task for the model (not posted)."""
+    return _environment(False).get_template(name).render(**values).strip() + "\n"
+
+
+def _reply(name: str, **values: object) -> str:
+    return _environment(True).get_template(name).render(**values, marker=Markdown(REPLY_MARKER)).strip() + "\n"
 
 
 def task_text(comment: PullComment, pull: PullRequest, request: str) -> str:
@@ -67,59 +80,69 @@ class Delivery:
 
 
 def success_reply(result: RunResult, before: TestReport | None, delivery: Delivery, request: str, redact: Redactor) -> str:
+    # Secrets are masked before the text is made inert: escaping (`ghs\_...`) would hide them from the redactor.
+    branch = code_span(redact(delivery.branch))
     if delivery.commit:
-        headline = f"**loopwright** pushed {delivery.commit[:12]} to `{delivery.branch}`."
+        headline = f"**loopwright** pushed {delivery.commit[:12]} to {branch}."
     elif result.reason != "submitted":
         kept = "its changes (below) were not pushed" if delivery.diffstat else "nothing was pushed"
-        headline = f"**loopwright** stopped (`{result.reason}`) before finishing; {kept} to `{delivery.branch}`."
+        headline = f"**loopwright** stopped ({code_span(result.reason)}) before finishing; {kept} to {branch}."
     else:
-        headline = f"**loopwright** made no changes; nothing was pushed to `{delivery.branch}`."
-    diff, cut = delivery.diff, 0
+        headline = f"**loopwright** made no changes; nothing was pushed to {branch}."
+    diff, cut = redact(delivery.diff), 0
     if len(diff) > MAX_DIFF_CHARS:
         cut, diff = len(diff) - MAX_DIFF_CHARS, diff[:MAX_DIFF_CHARS]
     usage = result.usage
-    text = render(
+    text = _reply(
         "reply.md.j2",
-        headline=headline,
-        summary=_quote(result.submitted_summary),
-        request_line=_one_line(request),
-        reason=result.reason,
-        detail=_one_line(result.detail) if result.reason != "submitted" else "",
+        headline=Markdown(headline),
+        summary=_quote(redact(result.submitted_summary)),
+        request_line=_cell(redact(request)),
+        reason=code_span(result.reason, in_table=True),
+        detail=_cell(redact(result.detail)) if result.reason != "submitted" else "",
         steps=result.steps,
-        tests_before=_tests(before.passed if before else None, before.render().splitlines()[0] if before else ""),
-        tests_after=_tests(result.tests_passed, result.test_summary),
+        tests_before=_tests(before.passed if before else None, redact(before.render().splitlines()[0]) if before else ""),
+        tests_after=_tests(result.tests_passed, redact(result.test_summary)),
         tokens=f"{usage.input_tokens:,} in, {usage.output_tokens:,} out",
         cost="unknown for this model" if usage.cost_usd is None else f"${usage.cost_usd:.4f}",
         diffstat=delivery.diffstat,
-        diffstat_block=fence(delivery.diffstat),
-        diff_block=fence(diff, "diff"),
+        diffstat_block=code_block(redact(delivery.diffstat)),
+        diff_block=code_block(diff, "diff"),
         diff_cut=cut,
-        marker=REPLY_MARKER,
     )
     return redact(text)
 
 
 def failure_reply(comment: PullComment, branch: str, reason: str, redact: Redactor, hint: str = "") -> str:
-    return redact(render("failure.md.j2", comment_url=comment.url, branch=branch, reason=_one_line(reason), hint=hint, marker=REPLY_MARKER))
+    # The comment's URL is GitHub's own (from the webhook payload), shown as the link it is.
+    url = Markdown(comment.url) if comment.url else ""
+    return redact(_reply("failure.md.j2", comment_url=url, branch=code_span(redact(branch)), reason=_cell(redact(reason)), hint=hint))
 
 
 def refusal_reply(reason: str, redact: Redactor) -> str:
-    return redact(render("refusal.md.j2", reason=reason, marker=REPLY_MARKER))
+    """`reason` is built by `access` from GitHub's own fields (logins, associations, repository names) and settings."""
+    return redact(_reply("refusal.md.j2", reason=Markdown(reason)))
 
 
-def _tests(passed: bool | None, line: str) -> str:
+def _tests(passed: bool | None, line: str) -> Markdown:
     state = {True: "passed", False: "failing", None: "not run"}[passed]
-    return f"{state} ({_one_line(line)})" if line else state
+    return Markdown(f"{state} ({_cell(line)})" if line else state)
 
 
-def _one_line(text: str, width: int = 200) -> str:
+def _cell(text: str, width: int = 200) -> Markdown:
+    """Untrusted text on one line of a table cell, inert."""
     line = " ".join(text.split())
     line = line if len(line) <= width else line[: width - 3] + "..."
-    # A table cell ends at `|`, and a bare mention would notify whoever the model named.
-    return line.replace("|", "\\|").replace("@", "@\u200b")
+    return inert(line, in_table=True)
 
 
-def _quote(text: str) -> str:
-    if not text.strip():
-        return ""
-    return "\n".join("> " + line.replace("@", "@\u200b") for line in text.strip().splitlines())
+def _quote(text: str) -> Markdown:
+    """The model's summary as a block quote, inert, with an exact note when it is cut."""
+    text = text.strip()
+    if not text:
+        return Markdown("")
+    note = ""
+    if len(text) > MAX_SUMMARY_CHARS:
+        note = f"\n\n(summary cut: {len(text) - MAX_SUMMARY_CHARS} characters not shown)"
+        text = text[:MAX_SUMMARY_CHARS]
+    return Markdown("\n".join("> " + line for line in inert(text + note).splitlines()))

@@ -29,6 +29,9 @@ class PullRequest:
     head_repository: str | None
     """owner/name of the head's repository; None when the fork was deleted."""
     head_clone_url: str | None
+    state: str = "open"
+    """`open` or `closed`, as the API said when this was fetched."""
+    merged: bool = False
 
     @property
     def from_fork(self) -> bool:
@@ -49,6 +52,8 @@ class PullRequest:
                 head_sha=str(head["sha"]),
                 head_repository=str(head_repo["full_name"]) if head_repo else None,
                 head_clone_url=str(head_repo["clone_url"]) if head_repo else None,
+                state=str(data["state"]),
+                merged=bool(data.get("merged") or data.get("merged_at")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise GitHubError(f"pull request #{data.get('number', '?')}: unexpected response, missing {exc}") from None

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from loopwright.approval import MODES
 from loopwright.gitstate import GitStateError
-from loopwright.tools.base import ToolFailure
+from loopwright.tools.base import ToolFailure, clip
 from loopwright.tools.workspace import relative, resolve
 from loopwright.ui.render import fold
 from rich.markup import escape
@@ -130,7 +130,7 @@ def _add(chat: Chat, name: str) -> None:
         chat.console.print(f"[red]add:[/] {escape(str(exc))}", highlight=False)
         return
     if len(text) > MAX_ADDED_CHARS:
-        text = text[:MAX_ADDED_CHARS] + "\n[... cut ...]"
+        text = text[:MAX_ADDED_CHARS] + f"\n[... {len(text) - MAX_ADDED_CHARS} characters cut ...]"
     rel = relative(root, path)
     chat.pending.append(f"The user added {rel}:\n```\n{text}\n```")
     chat.console.print(f"added {escape(rel)} ({len(text.splitlines())} lines) to your next request", highlight=False)
@@ -150,7 +150,7 @@ def _run(chat: Chat, command: str) -> None:
         chat.net.note_user_changes(f"/run {command}")
     chat.console.print(escape(fold(result.output)), style="dim", highlight=False)
     chat.console.print(f"[dim]exit code {result.exit_code}[/]")
-    chat.pending.append(f"The user ran `{command}` (exit code {result.exit_code}):\n```\n{result.output[-ctx.max_output_chars:]}\n```")
+    chat.pending.append(f"The user ran `{command}` (exit code {result.exit_code}):\n```\n{clip(result.output, ctx.max_output_chars)}\n```")
 
 
 def _exit(chat: Chat, _: str) -> object:
