@@ -22,6 +22,7 @@ from loopwright.models.serve import (
     vllm_command,
 )
 from loopwright.models.local import served_models
+from loopwright.visible import visible
 
 app = typer.Typer(help="Local model servers.", no_args_is_help=True)
 
@@ -32,7 +33,7 @@ class Engine(str, enum.Enum):
 
 
 def _fail(error: ModelError) -> typer.Exit:
-    typer.echo(f"error: {error}", err=True)
+    typer.echo(visible(f"error: {error}"), err=True)
     return typer.Exit(1)
 
 
@@ -130,4 +131,5 @@ def models_command(
     if not names:
         typer.echo(f"{base_url} offers no models")
     for name in names:
-        typer.echo(f"{name}\tlocal:{name}@{base_url}")
+        # Names come from the server: shown with their hidden characters written out.
+        typer.echo(visible(f"{name}\tlocal:{name}@{base_url}"))
