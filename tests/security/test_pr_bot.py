@@ -22,46 +22,13 @@ from loopwright.sandboxes.local import LocalSandbox
 from loopwright.tools.base import ToolContext
 from loopwright.tools.run_shell import RunShell, RunShellArgs
 from tests.github_fake import FakeGitHub, pull_payload
+from tests.github_payloads import built_issue_comment, on_pull_request
 from tests.repos import git
 from tests.test_github_action import FIX_ADD, REPOSITORY, TOKEN, Remote, handle_event, make_remote
 
-COMMENT_ID = 1362934389
-
-
-def pr_comment(body: str, *, number: int = 1, association: str = "OWNER") -> dict[str, Any]:
-    """An `issue_comment` `created` webhook payload for a comment on pull request #number, as GitHub sends it."""
-    owner, name = REPOSITORY.split("/")
-    user = {"login": "Codertocat", "id": 21031067, "type": "User", "site_admin": False}
-    pull_url = f"https://api.github.com/repos/{REPOSITORY}/pulls/{number}"
-    return {
-        "action": "created",
-        "issue": {
-            "url": f"https://api.github.com/repos/{REPOSITORY}/issues/{number}",
-            "html_url": f"https://github.com/{REPOSITORY}/pull/{number}",
-            "number": number,
-            "title": "Make the calculator right",
-            "user": user,
-            "state": "open",
-            "locked": False,
-            "comments": 0,
-            "author_association": "OWNER",
-            "pull_request": {"url": pull_url, "html_url": f"https://github.com/{REPOSITORY}/pull/{number}", "diff_url": pull_url + ".diff", "patch_url": pull_url + ".patch", "merged_at": None},
-            "body": "",
-        },
-        "comment": {
-            "url": f"https://api.github.com/repos/{REPOSITORY}/issues/comments/{COMMENT_ID}",
-            "html_url": f"https://github.com/{REPOSITORY}/pull/{number}#issuecomment-{COMMENT_ID}",
-            "issue_url": f"https://api.github.com/repos/{REPOSITORY}/issues/{number}",
-            "id": COMMENT_ID,
-            "user": user,
-            "created_at": "2026-01-01T00:00:00Z",
-            "updated_at": "2026-01-01T00:00:00Z",
-            "author_association": association,
-            "body": body,
-        },
-        "repository": {"id": 186853002, "name": name, "full_name": REPOSITORY, "private": False, "owner": {"login": owner, "type": "User"}, "default_branch": "main"},
-        "sender": user,
-    }
+def pr_comment(body: str) -> dict[str, Any]:
+    """A comment on pull request #1, built in code (never read from ../shared)."""
+    return on_pull_request(built_issue_comment(), body)
 
 
 @pytest.fixture
