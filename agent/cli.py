@@ -255,6 +255,17 @@ def sandbox_build(
     out.print(f"built {tag} ({built})", highlight=False)
 
 
+@sandbox_app.command("trust")
+def sandbox_trust(
+    path: Annotated[Path, typer.Argument(help="A folder of the repository whose git directory loopwright refused.")] = Path("."),
+) -> None:
+    """Accept a git directory that appeared in a folder a sandbox could write, after you checked its config and hooks."""
+    from loopwright import gittrust
+
+    dot_git = gittrust.trust(_repo(path))
+    out.print(f"trusted {escape(str(dot_git))}", highlight=False)
+
+
 _FLAGS = {
     "model": ("model", "--model"),
     "approval_mode": ("approval_mode", "--mode"),
