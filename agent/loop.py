@@ -28,7 +28,6 @@ from loopwright.prompting import render
 from loopwright.sandboxes.base import SandboxError
 from loopwright.tools.base import Tool, ToolContext, ToolFailure, ToolOutput, schema_of
 from loopwright.tools.run_tests import run_test_command
-from loopwright.tools.testreport import TestReport
 from loopwright.trajectory import StepRecord, ToolEvent, Trajectory, elapsed
 
 
@@ -43,6 +42,8 @@ class RunResult:
     tests_passed: bool | None = None
     """True/False from the last test run of the final state; None when tests never ran."""
     test_summary: str = ""
+    test_command: str = ""
+    """The command of that last test run."""
     submitted_summary: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -55,6 +56,7 @@ class RunResult:
             "changed_files": self.changed_files,
             "tests_passed": self.tests_passed,
             "test_summary": self.test_summary,
+            "test_command": self.test_command,
             "submitted_summary": self.submitted_summary,
         }
 
@@ -82,9 +84,11 @@ class Agent:
         self.steps = 0
         self.consecutive_errors = 0
         self.changed: dict[str, None] = {}
-        self.last_report: TestReport | None = None
+        self.last_tests_passed: bool | None = None
+        """The verdict of the last test run; None before any."""
         self.changed_since_tests = False
         self.last_test_line = ""
+        self.last_test_command = ""
         self.submitted_summary = ""
         self.replies_end_turn = False
         """In a conversation a plain answer (no tool call) goes to the person instead of being sent back as an error."""
@@ -266,12 +270,9 @@ class Agent:
 
     def _note_test_run(self, output: ToolOutput) -> None:
         self.changed_since_tests = False
-        self.last_report = TestReport(
-            exit_code=output.data.get("exit_code", -1),
-            passed=bool(output.data.get("passed")),
-            counts=output.data.get("counts", {}),
-        )
+        self.last_tests_passed = bool(output.data.get("passed"))
         self.last_test_line = output.text.splitlines()[0] if output.text else ""
+        self.last_test_command = output.data.get("command", "")
 
     def _complain_no_call(self, format_error: str | None, record: StepRecord) -> None:
         self.consecutive_errors += 1
@@ -301,10 +302,10 @@ class Agent:
             self.messages[-1] = last.model_copy(update={"content": f"{last.content}\n\n{note}"})
 
     def _finish(self, outcome: RunEnded) -> RunResult:
-        tests_passed = self.last_report.passed if self.last_report else None
-        test_summary = self.last_test_line
+        tests_passed, test_summary, test_command = self.last_tests_passed, self.last_test_line, self.last_test_command
         interrupted = isinstance(outcome, Interrupted)
-        if self.final_test_run and not interrupted and (self.changed_since_tests or (self.changed and self.last_report is None)):
+        if self.final_test_run and not interrupted and (self.changed_since_tests or (self.changed and tests_passed is None)):
+            test_command = self.ctx.test_command
             try:
                 report = run_test_command(self.ctx)
                 tests_passed, test_summary = report.passed, report.render().splitlines()[0]
@@ -320,5 +321,6 @@ class Agent:
             changed_files=list(self.changed),
             tests_passed=tests_passed,
             test_summary=test_summary,
+            test_command=test_command,
             submitted_summary=self.submitted_summary,
         )

@@ -30,6 +30,7 @@ def test_run_prints_a_summary_and_replay_reads_the_trajectory(tmp_path):
     assert "stop reason : submitted" in proc.stdout
     assert "files       : calc.py" in proc.stdout
     assert "tests       : passed" in proc.stdout
+    assert "test command: python3 -m pytest" in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr
     trajectory = next(runs_dir(repo).glob("*.json"))
     replay = loopwright("replay", str(trajectory))

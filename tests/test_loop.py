@@ -12,6 +12,7 @@ from loopwright.sandboxes.local import LocalSandbox
 from loopwright.session import run_task
 from tests.repos import buggy_calc_repo, git
 from tests.scenarios import WRONG_THEN_RIGHT
+from loopwright.testdetect import PYTEST
 from loopwright.trajectory import runs_dir
 
 
@@ -59,6 +60,9 @@ def test_trajectory_records_every_step(repo):
     assert [s["step"] for s in data["steps"]] == list(range(1, 8))
     assert data["steps"][2]["tools"][0]["tool"] == "edit_file"
     assert data["summary"]["reason"] == "submitted" and data["summary"]["tests_passed"] is True
+    # the command that ran is in the record of each test run and in the summary
+    assert data["steps"][1]["tools"][0]["data"]["command"] == PYTEST
+    assert data["summary"]["test_command"] == PYTEST
     assert data["messages"][0]["role"] == "system"
     # the run's own files stay out of the user's git status
     assert ".loopwright" not in git(repo, "status", "--porcelain")

@@ -4,8 +4,11 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from loopwright.tools import testreport
+from loopwright.tools import runner_report, testreport
 from loopwright.tools.base import ToolArgs, ToolContext, ToolOutput, clip
+
+MAX_LISTED = 200
+"""Failing node ids kept in the trajectory's record of a run."""
 
 
 class RunTestsArgs(ToolArgs):
@@ -16,18 +19,49 @@ class RunTestsArgs(ToolArgs):
 
 class RunTests:
     name: ClassVar[str] = "run_tests"
-    description: ClassVar[str] = "Run the project's tests in the sandbox. Returns pass/fail, the failing tests with their assertion messages and last frames."
+    description: ClassVar[str] = (
+        "Run the project's tests in the sandbox. Returns the command, pass/fail, the failing tests with their full messages "
+        "and the frames in the project's code, and errors collecting tests with their cause."
+    )
     Args: ClassVar[type[ToolArgs]] = RunTestsArgs
 
     def run(self, args: RunTestsArgs, ctx: ToolContext) -> ToolOutput:
         report = run_test_command(ctx, args.selector)
-        return ToolOutput(
-            text=clip(report.render(), ctx.max_output_chars),
-            data={"passed": report.passed, "exit_code": report.exit_code, "counts": report.counts, "failing": [f.test_id for f in report.failures]},
-        )
+        return ToolOutput(text=clip(report.render(), ctx.max_output_chars), data=record(report))
+
+
+def record(report: testreport.TestReport) -> dict:
+    """What the trajectory keeps of a test run, and what the loop reads back for the run's end."""
+    return {
+        "command": report.command,
+        "passed": report.passed,
+        "problem": report.problem,
+        "exit_code": report.exit_code,
+        "counts": report.counts,
+        "collected": report.collected,
+        "structured": report.structured,
+        "failing": [f.test_id for f in report.failures][:MAX_LISTED],
+        "collection_errors": [e.node_id for e in report.collection_errors][:MAX_LISTED],
+        "outside_imports": [i.name for i in report.outside_imports][:MAX_LISTED],
+    }
 
 
 def run_test_command(ctx: ToolContext, selector: str | None = None) -> testreport.TestReport:
+    """Run the test command (with `selector`) in the sandbox; the verdict comes from the runner's own report
+    where it wrote one (pytest, through loopwright's plugin), else from the exit code."""
     command = ctx.test_command + (f" {selector}" if selector else "")
-    result = ctx.sandbox.exec(command, timeout_s=ctx.test_timeout_s, env=ctx.env)
-    return testreport.parse(result.output, result.exit_code, timed_out=result.timed_out)
+    slot = runner_report.prepare(ctx.sandbox)
+    if slot is None:
+        result = ctx.sandbox.exec(command, timeout_s=ctx.test_timeout_s, env=ctx.env)
+        return testreport.parse(result.output, result.exit_code, result.timed_out, command=command, note="the report plugin could not be set up in the sandbox")
+    env = {**ctx.env, **slot.environment(ctx.sandbox.workdir)}
+    try:
+        result = ctx.sandbox.exec(slot.wrap(command), timeout_s=ctx.test_timeout_s, env=env)
+    except Exception:
+        runner_report.discard(ctx.sandbox, slot)
+        raise
+    documents, note = runner_report.collect(ctx.sandbox, slot)
+    tail = "\n".join(result.output.rstrip().splitlines()[-40:])
+    if note or result.timed_out:
+        return testreport.parse(result.output, result.exit_code, result.timed_out, command=command, note=note or "the run was killed")
+    return testreport.from_documents(documents, command, result.exit_code, result.timed_out, tail)

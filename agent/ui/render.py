@@ -93,6 +93,8 @@ def print_summary(console: Console, outcome: Any) -> None:
     console.print(f"steps       : {result.steps} in {result.duration_s:.1f}s", highlight=False)
     console.print(f"files       : {escape(', '.join(result.changed_files)) or 'none changed'}", highlight=False)
     console.print(f"tests       : {tests}" + (f" - {escape(result.test_summary)}" if result.test_summary else ""), highlight=False)
+    if result.test_command:
+        console.print(f"test command: {escape(result.test_command)}", highlight=False)
     console.print(f"tokens      : {usage.input_tokens} in{cached}, {usage.output_tokens} out{cost}", highlight=False)
     if outcome.trajectory:
         console.print(f"trajectory  : {escape(str(outcome.trajectory))}", highlight=False)

@@ -1,0 +1,61 @@
+"""The test command comes from evidence: the project's main language, not the first manifest found."""
+
+from __future__ import annotations
+
+import json
+
+from loopwright.testdetect import CARGO, GO, NPM, PYTEST, detect, main_language
+from tests.repos import make_repo
+
+PACKAGE_JSON = json.dumps({"name": "docs", "scripts": {"test": "jest", "docs": "vitepress build docs"}})
+
+
+def test_a_python_project_with_a_package_json_for_its_docs_gets_pytest(tmp_path):
+    repo = make_repo(tmp_path / "repo", {
+        "package.json": PACKAGE_JSON,
+        "package-lock.json": "{}",
+        "docs/.vitepress/config.js": "export default {}\n",
+        "docs/theme.js": "export const theme = {}\n",
+        "pyproject.toml": "[project]\nname = 'calc'\n",
+        "src/calc/__init__.py": "",
+        "src/calc/core.py": "def add(a, b):\n    return a + b\n",
+        "tests/test_core.py": "from calc.core import add\n",
+    })
+    assert main_language(repo) == "python"
+    assert detect(repo) == PYTEST
+
+
+def test_a_javascript_project_gets_npm_test(tmp_path):
+    repo = make_repo(tmp_path / "repo", {
+        "package.json": PACKAGE_JSON,
+        "package-lock.json": "{}",
+        "src/index.ts": "export const x = 1\n",
+        "src/util.ts": "export const y = 2\n",
+        "test/index.test.ts": "test('x', () => {})\n",
+        "scripts/release.py": "print('release')\n",  # a helper script does not make it a Python project
+        "node_modules/left-pad/index.js": "module.exports = 1\n",
+    })
+    assert main_language(repo) == "javascript"
+    assert detect(repo) == NPM
+
+
+def test_a_javascript_project_without_a_test_script_falls_back(tmp_path):
+    repo = make_repo(tmp_path / "repo", {"package.json": json.dumps({"name": "x"}), "index.js": "1\n"})
+    assert main_language(repo) == "javascript" and detect(repo) == PYTEST
+
+
+def test_dependencies_and_build_output_are_not_evidence(tmp_path):
+    files = {f"node_modules/dep{n}/index.js": "1\n" for n in range(30)}
+    files |= {f"docs/_build/html/_static/lib{n}.js": "1\n" for n in range(30)}
+    files |= {"app.py": "", "test_app.py": "", "package.json": PACKAGE_JSON}
+    assert detect(make_repo(tmp_path / "repo", files)) == PYTEST
+
+
+def test_go_and_rust_by_their_sources(tmp_path):
+    go = make_repo(tmp_path / "go", {"go.mod": "module x\n", "main.go": "package main\n", "tools/gen.py": ""})
+    rust = make_repo(tmp_path / "rust", {"Cargo.toml": "[package]\n", "src/lib.rs": "", "src/main.rs": ""})
+    assert (detect(go), detect(rust)) == (GO, CARGO)
+
+
+def test_an_empty_folder_gets_pytest(tmp_path):
+    assert main_language(tmp_path) is None and detect(tmp_path) == PYTEST
