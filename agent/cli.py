@@ -33,12 +33,14 @@ init_app = typer.Typer(help="Set up editor integrations.", no_args_is_help=True)
 app.add_typer(init_app, name="init")
 
 # Sub-commands join the app right below their imports.
+from loopwright.bench.cli import bench_command  # noqa: E402
 from loopwright.github.cli import app as github_app  # noqa: E402
 from loopwright.models.cli import models_command, serve_command  # noqa: E402
 
 app.add_typer(github_app, name="github")
 app.command("serve")(serve_command)
 app.command("models")(models_command)
+app.command("bench")(bench_command)
 
 out = TerminalConsole()
 err = TerminalConsole(stderr=True)
