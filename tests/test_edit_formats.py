@@ -63,6 +63,19 @@ def test_diff_keeps_markdown_fences_inside_hunks():
     assert edit.hunks[0].search == "```console\nold\n```\n"
 
 
+def test_git_diff_of_several_files_keeps_each_file_header_out_of_the_hunks():
+    diff = (
+        "diff --git a/src/a.py b/src/a.py\nindex 1111111..2222222 100644\n--- a/src/a.py\n+++ b/src/a.py\n"
+        "@@ -1,3 +1,3 @@\n x = 1\n-y = 2\n+y = 3\n z = 4\n"
+        "diff --git a/src/b.py b/src/b.py\nindex 3333333..4444444 100644\n--- a/src/b.py\n+++ b/src/b.py\n"
+        "@@ -5,2 +5,2 @@ def g():\n-    return 1\n+    return 2\n     pass\n"
+    )
+    first, second = unified_diff(diff)
+    assert (first.path, second.path) == ("src/a.py", "src/b.py")
+    assert first.hunks == (Hunk("x = 1\ny = 2\nz = 4\n", "x = 1\ny = 3\nz = 4\n", at_line=1),)
+    assert second.hunks[0].search == "    return 1\n    pass\n"
+
+
 def test_diff_creating_a_file_is_a_whole_file_write():
     [edit] = unified_diff("--- /dev/null\n+++ b/new.py\n@@ -0,0 +1,2 @@\n+a = 1\n+b = 2\n")
     assert edit.content == "a = 1\nb = 2\n"

@@ -124,6 +124,11 @@ def _normalize(text: str, default_path: str | None) -> str:
         if line.startswith("+++ ") and out and out[-1].startswith("--- "):
             out.append(line)
             continue
+        if hunk is not None and line.startswith("diff --git "):
+            # The next file's header: a context line would start with a space.
+            flush()
+            out.append(line)
+            continue
         if _HUNK_HEADER.match(line):
             flush()
             if not seen_file:
