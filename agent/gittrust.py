@@ -108,7 +108,8 @@ def record_sandboxed(root: Path, protected: list[Path]) -> None:
     if location is not None:
         trusted += [str(location.dot_git), str(location.git_dir)]
     with _registry_lock():
-        registry = _load()
+        # Folders that are gone (a benchmark's task folders, a deleted clone) need no record any more.
+        registry = {folder: paths for folder, paths in _load().items() if os.path.isdir(folder)}
         entry = registry.setdefault(str(root.resolve()), [])
         registry[str(root.resolve())] = sorted(set(entry) | set(trusted))
         _save(registry)
