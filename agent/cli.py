@@ -36,8 +36,10 @@ app.add_typer(init_app, name="init")
 from loopwright.bench.cli import bench_command  # noqa: E402
 from loopwright.github.cli import app as github_app  # noqa: E402
 from loopwright.models.cli import models_command, serve_command  # noqa: E402
+from loopwright.ui.env import app as env_app  # noqa: E402
 
 app.add_typer(github_app, name="github")
+app.add_typer(env_app, name="env")
 app.command("serve")(serve_command)
 app.command("models")(models_command)
 app.command("bench")(bench_command)
@@ -133,6 +135,7 @@ def run(
     image: Annotated[Optional[str], typer.Option(help="Sandbox image.")] = None,
     network: Annotated[Optional[bool], typer.Option("--network/--no-network", help="Let sandboxed commands reach the network.")] = None,
     runtime: Annotated[Optional[str], typer.Option(help="Container runtime: runc, runsc (gVisor, a stronger wall) or auto.")] = None,
+    python: Annotated[Optional[str], typer.Option(help="Python version the tests run on (e.g. 3.9; default: what the project asks for).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
     file: Annotated[Optional[str], typer.Option(help="The file the task is about (e.g. the editor's current file).")] = None,
     line: Annotated[Optional[int], typer.Option(help="The line of --file the task is about.")] = None,
@@ -145,7 +148,7 @@ def run(
         if value is not None and value <= 0:
             raise UsageError(f"{flag} must be positive")
     limits = {"limits.max_steps": max_steps, "limits.max_tokens": max_tokens, "limits.max_seconds": time_limit}
-    config = _settings(root, model=model, test_command=test_cmd, sandbox=sandbox, image=image, network=network, runtime=runtime, **limits).config
+    config = _settings(root, model=model, test_command=test_cmd, sandbox=sandbox, image=image, network=network, runtime=runtime, python=python, **limits).config
     if file:
         from loopwright.diagnostics import with_editor_context
 
@@ -247,14 +250,15 @@ def repo_map(
 
 @sandbox_app.command("build")
 def sandbox_build(
-    tag: Annotated[str, typer.Option(help="Image tag to create.")] = "loopwright-sandbox:latest",
+    tag: Annotated[Optional[str], typer.Option(help="Image tag to create (default: loopwright-sandbox:latest for bookworm, else loopwright-sandbox:pyX.Y).")] = None,
+    release: Annotated[str, typer.Option(help="Debian release, which gives the Python: bullseye (3.9), bookworm (3.11) or trixie (3.13).")] = "bookworm",
     mirror: Annotated[Optional[str], typer.Option(help="Debian mirror URL (default: read from this machine's apt sources).")] = None,
 ) -> None:
-    """Build the default sandbox image offline (no registry): Debian, Python, pytest and git."""
-    from loopwright.sandboxes.image import build_image
+    """Build a sandbox image offline (no registry): Debian, Python, pytest and git; also tagged by its Python."""
+    from loopwright.sandboxes.image import build_image, default_tag
 
-    built = build_image(tag, mirror=mirror, progress=lambda line: err.print(f"[dim]{escape(line)}[/]"))
-    out.print(f"built {tag} ({built})", highlight=False)
+    built = build_image(tag, release=release, mirror=mirror, progress=lambda line: err.print(f"[dim]{escape(line)}[/]"))
+    out.print(f"built {tag or default_tag(release)} ({built})", highlight=False)
 
 
 @sandbox_app.command("trust")
@@ -276,6 +280,7 @@ _FLAGS = {
     "image": ("sandbox.image", "--image"),
     "network": ("sandbox.network", "--network"),
     "runtime": ("sandbox.runtime", "--runtime"),
+    "python": ("sandbox.python", "--python"),
     "limits.max_steps": ("limits.max_steps", "--max-steps"),
     "limits.max_tokens": ("limits.max_tokens", "--max-tokens"),
     "limits.max_seconds": ("limits.max_seconds", "--time-limit"),

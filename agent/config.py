@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -40,7 +41,16 @@ class SandboxSettings(BaseModel):
     cpus: float = 2.0
     """CPU limit of the container."""
     install_dependencies: bool = True
-    """Install the project's test dependencies into the container (cached by lockfile hash)."""
+    """Set up the project's test environment before the session (the project editable with its test dependencies,
+    in a virtual environment; with network, cached as an image keyed by the files that define it)."""
+    python: str | None = None
+    """Python version the tests run on (`3.9`); None picks it from the project (requires-python, classifiers, tox,
+    CI matrices) among the sandbox images (`loopwright sandbox build --release bullseye|bookworm|trixie`)."""
+    setup: list[str] = Field(default_factory=list)
+    """Shell commands run in the setup phase after the installs (network on, in a copy of the repository, the
+    environment's bin first on PATH): what they change in the environment is kept, changes to the copy are not."""
+    setup_timeout_s: float = Field(900.0, gt=0)
+    """Most seconds the setup phase may take; past it, what is left is not run and the report says so."""
     runtime: str = Field("runc", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     """Container runtime: `runc` (Docker's own), `runsc` (gVisor: a user-space kernel between the commands and
     the host's, slower per command), `auto` (runsc when the engine has it, else runc with a warning), or another
@@ -54,6 +64,19 @@ class SandboxSettings(BaseModel):
     def _size(cls, value: str) -> str:
         parse_size(value)
         return value
+
+    @field_validator("python")
+    @classmethod
+    def _python(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"\d\.\d{1,2}", value.strip()):
+            raise ValueError(f"{value!r} is not a Python version; give one like 3.11")
+        return value.strip() if value else None
+
+    @field_validator("setup", mode="before")
+    @classmethod
+    def _commands(cls, value: object) -> object:
+        """One command as a plain string (as an environment variable gives it)."""
+        return [value] if isinstance(value, str) else value
 
 
 class RunConfig(BaseModel):

@@ -33,7 +33,11 @@ class TaskOutcome:
     """Commit recording the work tree as it was before the run (restore with `git restore --source=SHA --worktree -- .`)."""
 
 
-def open_sandbox(settings: SandboxSettings, root: Path, progress: Callable[[str], None] | None = None) -> AbstractContextManager[Sandbox]:
+def open_sandbox(
+    settings: SandboxSettings, root: Path, progress: Callable[[str], None] | None = None, fresh_environment: bool = False
+) -> AbstractContextManager[Sandbox]:
+    """The session's sandbox. A Docker one runs the setup phase first (or finds it cached: `fresh_environment` makes it
+    anew); its `setup_report` says what the environment holds."""
     if settings.kind == "local":
         from loopwright.sandboxes.local import LocalSandbox
 
@@ -55,6 +59,10 @@ def open_sandbox(settings: SandboxSettings, root: Path, progress: Callable[[str]
         install_dependencies=settings.install_dependencies,
         runtime=settings.runtime,
         storage=settings.storage,
+        python=settings.python,
+        setup_commands=settings.setup,
+        setup_timeout_s=settings.setup_timeout_s,
+        fresh_environment=fresh_environment,
     )
 
 
@@ -97,6 +105,7 @@ def system_prompt(sandbox: Sandbox, test_command: str, network: bool, instructio
         instructions=instructions[0],
         instructions_source=instructions[1],
         repo_map=repo_map,
+        environment=report.summary() if (report := getattr(sandbox, "setup_report", None)) else "",
     )
 
 

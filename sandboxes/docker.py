@@ -3,6 +3,15 @@
 The repository is bind-mounted read-write at /workspace; everything else the agent does
 (processes, network, installed packages) stays inside the container, which is removed on
 close, at interpreter exit, or by `cleanup_stale()` after a crash.
+
+A session has two phases, like a person's set-up then work. The setup phase (envimage.py) runs
+once per environment, with network, on a copy of the repository: it installs the project
+editable with its test dependencies into a virtual environment, and is cached as an image. The
+agent phase is this container, started from that image with the network off and the real
+workspace mounted where the copy was, so the editable install imports the repository's own code.
+
+Public: `DockerSandbox` (its `setup_report` says what the setup phase made), `connect`,
+`cleanup_stale`.
 """
 
 from __future__ import annotations
@@ -11,12 +20,12 @@ import atexit
 import os
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import docker
 import docker.errors
@@ -24,24 +33,22 @@ import docker.types
 import requests
 
 from loopwright.sandboxes.base import ExecResult, OutputCap, SandboxError
-from loopwright.sandboxes.deps import STAGING, DependencySpec
 from loopwright.sandboxes.docker_exec import run_exec
-from loopwright.sandboxes.storage import WorkspaceGuard, parse_size, show_size
+from loopwright.sandboxes.envimage import BASE_LABEL
+from loopwright.sandboxes.storage import WorkspaceGuard, parse_size
+
+if TYPE_CHECKING:
+    from loopwright.sandboxes.envreport import SetupReport
 
 DEFAULT_IMAGE = "loopwright-sandbox:latest"
 WORKDIR = "/workspace"
 SESSION_LABEL = "loopwright.session"
 OWNER_LABEL = "loopwright.owner"
-BASE_LABEL = "loopwright.base"
-"""On a dependency image: the id of the sandbox image it was built on."""
-DEPS_MARKER = "/etc/loopwright/deps-session"
-"""Written into a dependency image: the id of the session that installed it."""
 GVISOR = "runsc"
 SETUP_RUNTIME = "runc"
-"""The dependency install needs the network, which gVisor registered with `--network=none` does not give;
-it holds the requirement files only, never the workspace."""
-LAYER_CHECK_EVERY_S = 2.0
-"""How often the size of the install container's own layer is asked of the engine (it walks the layer)."""
+"""The setup phase needs the network, which gVisor registered with `--network=none` does not give;
+it holds a copy of the repository, never the workspace itself."""
+__all__ = ["BASE_LABEL", "DockerSandbox", "cleanup_stale", "connect"]
 
 _live: dict[str, DockerSandbox] = {}
 _live_lock = threading.Lock()
@@ -75,9 +82,12 @@ class DockerSandbox:
     and must stay writable; root inside has every capability dropped, so it cannot mount,
     change file owners, bypass file permissions on files it does not own, or use raw sockets.
 
-    With `install_dependencies`, the repository's test requirements are installed once into
-    an image `loopwright-deps:<hash>` (with network, the only time the network is on unless
-    asked) that later sessions with the same requirement files start from.
+    With `install_dependencies`, the setup phase (envimage.py) makes the project's test
+    environment once, on the Python the project asks for (or `python`, such as "3.9"), running
+    `setup_commands` after the installs, within `setup_timeout_s`; later sessions with the same
+    dependency files start from its cached image (`fresh_environment` makes it anew).
+    `setup_report` then says what was installed, what failed and why each choice; it is None
+    when the setup phase was off. A Python that no image has is a SandboxError (one line).
     """
 
     host_root: Path
@@ -100,16 +110,18 @@ class DockerSandbox:
         read_only_paths: Sequence[Path] = (),
         runtime: str = "runc",
         storage: str | int = "2g",
+        python: str | None = None,
+        setup_commands: Sequence[str] = (),
+        fresh_environment: bool = False,
     ) -> None:
         self.host_root = Path(host_root).resolve()
         if not self.host_root.is_dir():
             raise SandboxError(f"workspace {self.host_root} is not a directory")
         self.session_id = uuid.uuid4().hex[:12]
         self.output_limit = output_limit
-        self.deps_image: str | None = None
-        """The dependency image the container started from, if any."""
-        self.deps_cached = False
-        """Whether that image already existed, so nothing was installed this session."""
+        self.setup_report: SetupReport | None = None
+        """What the setup phase made (None when it was off): the Python and why, what was installed, what failed."""
+        self._session_image: str | None = None
         self._limits = {"mem_limit": memory, "memswap_limit": memory, "pids_limit": pids}
         self._storage = parse_size(storage)
         # /tmp lives in memory; at half of it, filling /tmp ends in "no space left" rather than the OOM killer.
@@ -133,14 +145,34 @@ class DockerSandbox:
                 guard = pool.submit(WorkspaceGuard, self.host_root, self._storage, self._read_only)
                 start_image = _require_image(self._client, image)
                 if install_dependencies:
-                    spec = DependencySpec.discover(self.host_root)
-                    if spec is not None:
-                        start_image = self._dependency_image(spec, start_image, setup_timeout_s)
+                    start_image = self._environment(start_image, python, tuple(setup_commands), setup_timeout_s, fresh_environment)
+                elif python:
+                    from loopwright.sandboxes.envimage import choose_python
+
+                    start_image = choose_python(self._client, self.host_root, start_image, python)[0].candidate.image
                 self._container = self._start(start_image, network=network, user=self._user, runtime=self.runtime)
                 self._guard = guard.result()
         except BaseException:
             self.close()
             raise
+
+    @property
+    def container_id(self) -> str:
+        """The agent-phase container's id (for `docker exec` by a person, as `loopwright env shell` does)."""
+        if self._container is None:
+            raise SandboxError("the sandbox is closed")
+        return self._container.id
+
+    @property
+    def deps_image(self) -> str | None:
+        """The environment image the container started from, if the setup phase made one."""
+        report = self.setup_report
+        return report.image if report is not None and report.venv else None
+
+    @property
+    def deps_cached(self) -> bool:
+        """Whether that image already existed, so nothing was installed this session."""
+        return self.setup_report is not None and self.setup_report.cached
 
     def exec(self, command: str, *, timeout_s: float, env: dict[str, str] | None = None) -> ExecResult:
         if self._closed or self._container is None:
@@ -171,6 +203,8 @@ class DockerSandbox:
         with _live_lock:
             _live.pop(self.session_id, None)
         _remove_labelled(self._client, self.session_id)
+        if self._session_image:
+            _remove_image(self._client, self._session_image)
         self._client.close()
 
     def __enter__(self) -> DockerSandbox:
@@ -224,49 +258,29 @@ class DockerSandbox:
             volumes[str(path)] = {"bind": f"{WORKDIR}/{relative}", "mode": "ro"}
         return volumes
 
-    def _dependency_image(self, spec: DependencySpec, base_image: str, timeout_s: float) -> str:
-        base_id = self._client.images.get(base_image).id
-        tag = spec.image_tag(base_id)
-        self.deps_image = tag
-        try:
-            self._client.images.get(tag)
-            self.deps_cached = True
-            return tag
-        except docker.errors.ImageNotFound:
-            pass
-        self._progress(f"installing the project's test dependencies into {tag} (cached for later runs)")
-        # The repository stays out of this networked container; only requirement files go in.
-        container = self._start(base_image, network=True, user="0:0", runtime=SETUP_RUNTIME, mount=False)
-        try:
-            self._install(container, spec, tag, base_id, timeout_s)
-        except docker.errors.APIError as error:
-            raise SandboxError(f"installing test dependencies failed: {_one_line(error)}") from None
-        finally:
-            container.remove(force=True)
-        return tag
+    def _environment(self, base: str, python: str | None, commands: tuple[str, ...], timeout_s: float, fresh: bool) -> str:
+        """The setup phase: the project's environment image, made now or found in the cache."""
+        from loopwright.sandboxes.envimage import prepare
 
-    def _install(self, container, spec: DependencySpec, tag: str, base_id: str, timeout_s: float) -> None:
-        """pip install in the setup container, then commit it as the dependency image `tag`."""
-        container.put_archive("/", spec.archive())
-        cap = OutputCap(self.output_limit)
-        watch = _LayerWatch(self._client.api, container.id, self._storage)
-        result = run_exec(self._client.api, container.id, spec.install_command(), timeout_s=timeout_s, cap=cap, watch=watch)
-        if watch.over or watch.measure():
-            raise SandboxError(f"installing test dependencies failed: {watch.over}")
-        if result.exit_code != 0 or result.timed_out:
-            status = "timed out" if result.timed_out else f"exit {result.exit_code}"
-            raise SandboxError(f"installing test dependencies failed ({status}): {_tail(result.output)}")
-        finish = (
-            f"mkdir -p {os.path.dirname(DEPS_MARKER)} && echo {self.session_id} > {DEPS_MARKER}"
-            f" && rm -rf {STAGING}"
+        image, self.setup_report, temporary = prepare(
+            self._client,
+            self.host_root,
+            image=base,
+            python=python,
+            setup_commands=commands,
+            timeout_s=timeout_s,
+            start=lambda name: self._start(name, network=True, user="0:0", runtime=SETUP_RUNTIME, mount=False),
+            storage=self._storage,
+            session_id=self.session_id,
+            progress=self._progress,
+            fresh=fresh,
+            output_limit=self.output_limit,
         )
-        run_exec(self._client.api, container.id, finish, timeout_s=30, cap=OutputCap(4096))
-        repository, _, hash12 = tag.partition(":")
-        container.commit(
-            repository=repository,
-            tag=hash12,
-            changes=[f"LABEL loopwright.deps={hash12}", f"LABEL {BASE_LABEL}={base_id}"],
-        )
+        if temporary:
+            self._session_image = image
+        for failure in self.setup_report.failures:
+            self._progress(f"setup: could not install {failure.line()}")
+        return image
 
 
 def cleanup_stale(client: docker.DockerClient | None = None) -> list[str]:
@@ -320,31 +334,6 @@ def _choose_runtime(wanted: str, registered: dict, progress: Callable[[str], Non
     return wanted
 
 
-class _LayerWatch:
-    """Watch for the install container: says when its own layer outgrows the storage limit."""
-
-    def __init__(self, api, container_id: str, limit: int) -> None:
-        self._api = api
-        self._id = container_id
-        self._limit = limit
-        self._next = 0.0
-        self.over: str | None = None
-
-    def __call__(self) -> str | None:
-        """The check as a running command's watch: at most every LAYER_CHECK_EVERY_S."""
-        if time.monotonic() >= self._next:
-            self.measure()
-            self._next = time.monotonic() + LAYER_CHECK_EVERY_S
-        return self.over
-
-    def measure(self) -> str | None:
-        listed = self._api.containers(all=True, size=True, filters={"id": self._id})
-        written = (listed[0].get("SizeRw") or 0) if listed else 0
-        if written > self._limit:
-            self.over = f"the install wrote {show_size(written)}, over the storage limit of {show_size(self._limit)}"
-        return self.over
-
-
 def _require_image(client: docker.DockerClient, image: str) -> str:
     try:
         client.images.get(image)
@@ -353,8 +342,15 @@ def _require_image(client: docker.DockerClient, image: str) -> str:
     return image
 
 
+def _remove_image(client: docker.DockerClient, image: str) -> None:
+    try:
+        client.images.remove(image, force=True)
+    except (docker.errors.DockerException, requests.RequestException):
+        pass
+
+
 def _remove_labelled(client: docker.DockerClient, session_id: str) -> None:
-    """Remove every container of the session, including a half-finished dependency install."""
+    """Remove every container of the session, including a half-finished setup phase."""
     try:
         containers = client.containers.list(all=True, filters={"label": f"{SESSION_LABEL}={session_id}"})
         for container in containers:
@@ -398,11 +394,6 @@ def _process_alive(process: str) -> bool:
     except (ValueError, PermissionError):
         return True
     return _start_time(pid) == started
-
-
-def _tail(text: str, lines: int = 6, width: int = 700) -> str:
-    kept = [line.strip() for line in text.splitlines() if line.strip()][-lines:]
-    return " | ".join(kept)[-width:] or "(no output)"
 
 
 def _one_line(error: Exception) -> str:

@@ -1,7 +1,12 @@
-"""Builds the default sandbox image from Debian packages alone, with no container registry.
+"""Builds the sandbox images from Debian packages alone, with no container registry.
 
-`debootstrap` lays down a minimal bookworm root filesystem from the host's apt mirror, the
-engine imports it as a base image, and a small Dockerfile (shipped in `images/`) finishes it.
+`debootstrap` lays down a minimal Debian root filesystem from the host's apt mirror, the engine
+imports it as a base image, and a small Dockerfile (shipped in `images/`) finishes it. One image per
+Debian release gives one Python each (RELEASES); every image is also tagged by its Python
+(`loopwright-sandbox:py3.9`), the name the environment setup looks for when a project needs that
+Python. The bookworm image is the default, `loopwright-sandbox:latest`.
+
+Public: `build_image`, `image_exists`, `python_tag`, `release_for`, RELEASES, PYTHON_LABEL.
 """
 
 from __future__ import annotations
@@ -24,6 +29,10 @@ from loopwright.sandboxes.docker import BASE_LABEL, connect
 DEFAULT_IMAGE = "loopwright-sandbox:latest"
 BASE_REPOSITORY = "loopwright-rootfs"
 SUITE = "bookworm"
+RELEASES = {"bullseye": "3.9", "bookworm": "3.11", "trixie": "3.13"}
+"""Debian release -> the Python it ships."""
+PYTHON_LABEL = "loopwright.python"
+"""On a sandbox image: its Python's major.minor version."""
 PACKAGES = (
     "python3",
     "python3-pip",
@@ -50,6 +59,22 @@ def image_exists(tag: str = DEFAULT_IMAGE) -> bool:
     finally:
         client.close()
     return True
+
+
+def python_tag(image: str, python: str) -> str:
+    """`loopwright-sandbox:py3.9` for image `loopwright-sandbox:<any tag>` and Python 3.9."""
+    repository = image.rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
+    return f"{repository}:py{python}"
+
+
+def release_for(python: str) -> str | None:
+    """The Debian release whose image has Python `python` (major.minor), if one does."""
+    return next((release for release, version in RELEASES.items() if version == python), None)
+
+
+def default_tag(release: str) -> str:
+    """The tag `loopwright sandbox build --release` makes: `latest` for bookworm, else the Python's."""
+    return DEFAULT_IMAGE if release == SUITE else python_tag(DEFAULT_IMAGE, RELEASES[release])
 
 
 def find_mirror(
@@ -88,50 +113,61 @@ def _deb822_fields(stanza: str) -> dict[str, str]:
 
 
 def build_image(
-    tag: str = DEFAULT_IMAGE,
+    tag: str | None = None,
     *,
+    release: str = SUITE,
     mirror: str | None = None,
     progress: Callable[[str], None] = print,
 ) -> str:
-    """Build `tag` offline from the host's Debian mirror and return the new image's id.
+    """Build `tag` (default: `default_tag(release)`) offline from the host's Debian mirror; returns the image's id.
 
-    Needs root (debootstrap creates device nodes and chowns files) and a reachable engine.
-    Takes a few minutes; the root filesystem is built in a temporary folder and removed after.
+    The image is also tagged by its Python (`python_tag`). Needs root (debootstrap creates device
+    nodes and chowns files) and a reachable engine. Takes a few minutes; the root filesystem is
+    built in a temporary folder and removed after.
     """
+    if release not in RELEASES:
+        known = ", ".join(RELEASES)
+        raise SandboxError(f"unknown Debian release {release!r}; known: {known}")
+    tag = tag or default_tag(release)
+    python = RELEASES[release]
     if os.geteuid() != 0:
         raise SandboxError("building the sandbox image needs root (debootstrap); run it with sudo")
     if shutil.which("debootstrap") is None:
         raise SandboxError("debootstrap not found; install it (apt-get install debootstrap)")
-    mirror = mirror or find_mirror()
+    mirror = mirror or find_mirror(suite=release)
     client = connect(timeout=BUILD_TIMEOUT_S)
-    base_tag = f"{BASE_REPOSITORY}:{SUITE}"
-    previous = _image_id(client, tag)
+    base_tag = f"{BASE_REPOSITORY}:{release}"
+    alias = python_tag(tag, python)
+    previous = {_image_id(client, name) for name in (tag, alias)} - {None}
     work = Path(tempfile.mkdtemp(prefix="loopwright-image-"))
     try:
         rootfs = work / "rootfs"
         started = time.monotonic()
-        progress(f"debootstrap {SUITE} from {mirror} (a few minutes)")
-        _debootstrap(rootfs, mirror)
+        progress(f"debootstrap {release} from {mirror} (a few minutes)")
+        _debootstrap(rootfs, mirror, release)
         progress(f"root filesystem ready in {time.monotonic() - started:.0f}s; importing as {base_tag}")
         _import_rootfs(client, rootfs, work / "rootfs.tar", base_tag)
         _remove_tree(rootfs, progress)
         progress(f"finishing {tag}")
-        image_id = _finish_image(client, base_tag, tag, work / "context", progress)
-        progress(f"built {tag} in {time.monotonic() - started:.0f}s")
-        if previous and previous != image_id:
-            _remove_replaced(client, previous)
+        image_id = _finish_image(client, base_tag, tag, python, work / "context", progress)
+        repository, _, alias_tag = alias.rpartition(":")
+        client.images.get(image_id).tag(repository, alias_tag)
+        also = f" (also {alias})" if alias != tag else ""
+        progress(f"built {tag}{also} in {time.monotonic() - started:.0f}s")
+        for old in previous - {image_id}:
+            _remove_replaced(client, old)
         return image_id
     finally:
         _remove_tree(work, progress)
         client.close()
 
 
-def _debootstrap(rootfs: Path, mirror: str) -> None:
+def _debootstrap(rootfs: Path, mirror: str, release: str) -> None:
     command = [
         "debootstrap",
         "--variant=minbase",
         f"--include={','.join(PACKAGES)}",
-        SUITE,
+        release,
         str(rootfs),
         mirror,
     ]
@@ -164,7 +200,7 @@ def _import_rootfs(client, rootfs: Path, tarball: Path, base_tag: str) -> None:
     tarball.unlink()
 
 
-def _finish_image(client, base_tag: str, tag: str, context: Path, progress) -> str:
+def _finish_image(client, base_tag: str, tag: str, python: str, context: Path, progress) -> str:
     context.mkdir()
     dockerfile = resources.files("loopwright.sandboxes").joinpath("images/Dockerfile.offline")
     (context / "Dockerfile").write_text(dockerfile.read_text())
@@ -176,7 +212,7 @@ def _finish_image(client, base_tag: str, tag: str, context: Path, progress) -> s
         image, logs = client.images.build(
             path=str(context),
             tag=tag,
-            buildargs={"BASE": base_tag},
+            buildargs={"BASE": base_tag, "PYTHON": python},
             network_mode="none",
             rm=True,
             forcerm=True,

@@ -1,4 +1,4 @@
-"""The Docker sandbox against a real engine and real containers; the dependency spec on real files."""
+"""The Docker sandbox against a real engine and real containers (its setup phase: test_env_docker.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ import time
 import pytest
 
 from loopwright.sandboxes.base import Sandbox, SandboxError
-from loopwright.sandboxes.deps import PYPROJECT_REQUIREMENTS, STAGING, DependencySpec
 from loopwright.sandboxes.docker import (
-    DEPS_MARKER,
     OWNER_LABEL,
     SESSION_LABEL,
     DockerSandbox,
@@ -273,100 +271,6 @@ def test_unreachable_engine_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
     with pytest.raises(SandboxError, match=r"^Docker engine not reachable: .*; start dockerd or use --sandbox local$"):
         DockerSandbox(tmp_path)
-
-
-@pytest.fixture
-def fresh_deps_image(docker_client, sandbox_image):
-    """Removes the dependency image of a repository before and after the test."""
-    tags: list[str] = []
-
-    def forget(root) -> str:
-        spec = DependencySpec.discover(root)
-        tag = spec.image_tag(docker_client.images.get(sandbox_image).id)
-        tags.append(tag)
-        _remove_image(docker_client, tag)
-        return tag
-
-    yield forget
-    for tag in tags:
-        _remove_image(docker_client, tag)
-
-
-def _remove_image(client, tag: str) -> None:
-    import docker.errors
-
-    try:
-        client.images.remove(tag, force=True)
-    except docker.errors.ImageNotFound:
-        pass
-
-
-@docker_test
-def test_dependencies_are_installed_once_and_reused(tmp_path, sandbox_image, docker_client, fresh_deps_image):
-    (tmp_path / "requirements.txt").write_text("iniconfig\n-e .\n")
-    tag = fresh_deps_image(tmp_path)
-    probe = "python3 -c 'import iniconfig; print(iniconfig.__name__)'"
-    with DockerSandbox(tmp_path, image=sandbox_image) as first:
-        installed = first.exec(probe, timeout_s=60)
-        assert (first.deps_image, first.deps_cached) == (tag, False)
-        assert installed.output.strip() == "iniconfig", installed.output
-        assert first.exec("ls /sys/class/net", timeout_s=30).output.split() == ["lo"]
-    docker_client.images.get(tag)
-    with DockerSandbox(tmp_path, image=sandbox_image) as second:
-        assert (second.deps_image, second.deps_cached) == (tag, True)
-        assert second.exec(probe, timeout_s=60).exit_code == 0
-        marker = second.exec(f"cat {DEPS_MARKER}", timeout_s=30).output.strip()
-    assert marker == first.session_id != second.session_id
-
-
-@docker_test
-def test_failed_dependency_install_is_a_clear_error(tmp_path, sandbox_image, docker_client, fresh_deps_image):
-    (tmp_path / "requirements.txt").write_text("loopwright-no-such-package-zz==0.0.1\n")
-    tag = fresh_deps_image(tmp_path)
-    expected = r"^installing test dependencies failed \(exit 1\): .*loopwright-no-such-package-zz"
-    with pytest.raises(SandboxError, match=expected):
-        DockerSandbox(tmp_path, image=sandbox_image)
-    owned = docker_client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={_owner_token()}"})
-    assert owned == []
-    with pytest.raises(Exception, match="No such image|not found"):
-        docker_client.images.get(tag)
-
-
-def test_dependency_spec_reads_requirement_files_and_filters_local_paths(tmp_path):
-    (tmp_path / "requirements").mkdir()
-    (tmp_path / "requirements.txt").write_text("six==1.16.0  # pinned\n-r requirements/base.txt\n-e .\n./vendored\n")
-    (tmp_path / "requirements" / "base.txt").write_text("attrs \\\n  >=23\n-e git+https://example.org/x.git#egg=x\n")
-    (tmp_path / "test-requirements-ci.txt").write_text("pytest-timeout\n")
-    spec = DependencySpec.discover(tmp_path)
-    assert spec.entry_points == ("requirements.txt", "test-requirements-ci.txt", "requirements/base.txt")
-    assert spec.files["requirements.txt"] == b"six==1.16.0\n-r requirements/base.txt\n"
-    assert spec.files["requirements/base.txt"] == b"attrs   >=23\ngit+https://example.org/x.git#egg=x\n"
-    assert f"-r '{STAGING}/requirements.txt'" in spec.install_command()
-
-
-def test_dependency_spec_from_pyproject_takes_dependencies_and_test_extra(tmp_path):
-    (tmp_path / "pyproject.toml").write_text(
-        '[project]\nname = "My_Proj"\ndependencies = ["requests>=2"]\n'
-        '[project.optional-dependencies]\ntest = ["pytest", "my-proj[fast]"]\nfast = ["orjson"]\ndocs = ["sphinx"]\n'
-    )
-    spec = DependencySpec.discover(tmp_path)
-    assert spec.entry_points == (PYPROJECT_REQUIREMENTS,)
-    assert spec.files[PYPROJECT_REQUIREMENTS] == b"requests>=2\npytest\norjson\n"
-
-
-def test_dependency_hash_follows_requirements_and_base_image(tmp_path):
-    assert DependencySpec.discover(tmp_path) is None
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "bare"\n')
-    assert DependencySpec.discover(tmp_path) is None
-    (tmp_path / "requirements.txt").write_text("six\n")
-    first = DependencySpec.discover(tmp_path).image_tag("sha256:aaa")
-    assert first.startswith("loopwright-deps:") and len(first.split(":")[1]) == 12
-    assert DependencySpec.discover(tmp_path).image_tag("sha256:aaa") == first
-    assert DependencySpec.discover(tmp_path).image_tag("sha256:bbb") != first
-    (tmp_path / "requirements.txt").write_text("six\n# a comment changes nothing\n")
-    assert DependencySpec.discover(tmp_path).image_tag("sha256:aaa") == first
-    (tmp_path / "requirements.txt").write_text("six==1.16.0\n")
-    assert DependencySpec.discover(tmp_path).image_tag("sha256:aaa") != first
 
 
 @docker_test

@@ -7,11 +7,9 @@ by a flood of empty ones.
 
 from __future__ import annotations
 
-import docker.errors
+import re
 import pytest
 
-from loopwright.sandboxes.base import SandboxError
-from loopwright.sandboxes.deps import DependencySpec
 from loopwright.sandboxes.docker import OWNER_LABEL, SESSION_LABEL, DockerSandbox, _owner_token
 from tests.repos import buggy_calc_repo
 
@@ -116,20 +114,15 @@ def test_a_flood_of_empty_files_counts_against_the_limit(tmp_path, make_sandbox)
 
 
 def test_dependency_install_past_the_storage_limit_is_stopped(tmp_path, sandbox_image, docker_client):
-    """The install container has a writable layer of its own (then committed); it is held to the same limit."""
+    """The setup container has a writable layer of its own (then committed); it is held to the same limit, and past it
+    nothing of it is kept: the session goes on from the base image and the report says why."""
     (tmp_path / "requirements.txt").write_text("six\n")
-    tag = DependencySpec.discover(tmp_path).image_tag(docker_client.images.get(sandbox_image).id)
-    _remove_image(docker_client, tag)
-    expected = r"^installing test dependencies failed: the install wrote .+, over the storage limit of 8\.0 KiB$"
-    with pytest.raises(SandboxError, match=expected):
-        DockerSandbox(tmp_path, image=sandbox_image, storage="8k")
-    with pytest.raises(docker.errors.ImageNotFound):
-        docker_client.images.get(tag)
+    before = {image.id for image in docker_client.images.list(all=True)}
+    with DockerSandbox(tmp_path, image=sandbox_image, storage="8k", fresh_environment=True) as box:
+        report = box.setup_report
+        assert box.exec("echo alive", timeout_s=30).output.strip() == "alive"
+    assert [f.what for f in report.failures] == ["the setup phase"], report.lines()
+    assert re.match(r"^the setup phase wrote .+, over the storage limit of .+; nothing of it was kept$", report.failures[0].reason)
+    assert report.venv == "" and not report.kept and report.image.startswith(sandbox_image.split(":")[0])
+    assert {image.id for image in docker_client.images.list(all=True)} <= before
     assert docker_client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={_owner_token()}"}) == []
-
-
-def _remove_image(client, tag: str) -> None:
-    try:
-        client.images.remove(tag, force=True)
-    except docker.errors.ImageNotFound:
-        pass

@@ -7,6 +7,7 @@ content nor write through a link, and must not block on a FIFO.
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 from pathlib import Path
@@ -15,7 +16,8 @@ import pytest
 
 from loopwright import gitstate
 from loopwright.sandboxes import hostfs
-from loopwright.sandboxes.deps import DependencySpec
+from loopwright.sandboxes.envplan import make_plan
+from loopwright.sandboxes.workcopy import write_archive
 from loopwright.session import project_instructions
 from loopwright.tools.base import ToolContext, ToolFailure
 from loopwright.tools.list_files import ListFiles, ListFilesArgs
@@ -59,8 +61,11 @@ def test_links_planted_in_the_sandbox_are_not_followed_out(tmp_path, host_secret
         with pytest.raises(ToolFailure):
             ReadFile().run(ReadFileArgs(path=path), ctx)
     assert SECRET not in project_instructions(repo)[0]
-    spec = DependencySpec.discover(repo)
-    assert spec is None or all(SECRET.encode() not in content for content in spec.files.values())
+    plan = make_plan(repo)
+    assert all(SECRET.encode() not in content for content in [*plan.staged.files().values(), *plan.defining.values()])
+    copy = io.BytesIO()
+    write_archive(repo, copy, "workspace")
+    assert SECRET.encode() not in copy.getvalue() and b"leak.txt" in copy.getvalue()
 
 
 @pytest.mark.docker

@@ -1,0 +1,284 @@
+"""The environment plan on real project files: what is installed and why, the Python chosen, installer failures read."""
+
+from __future__ import annotations
+
+import pytest
+
+from loopwright.config import SandboxSettings
+from loopwright.sandboxes.deps import find_requirement_files, read_tox
+from loopwright.sandboxes.envplan import FULL, NOTHING, PROJECT, TESTS, make_plan
+from loopwright.sandboxes.envreport import SetupReport, parse_failures
+from loopwright.sandboxes.envsetup import parse_collection
+from loopwright.sandboxes.project import read_project
+from loopwright.sandboxes.pyversions import Candidate, PythonChoiceError, choose, read_hints
+
+IMAGES = [Candidate("3.9", "sandbox:py3.9"), Candidate("3.11", "sandbox:latest"), Candidate("3.13", "sandbox:py3.13")]
+
+# A setup.py written the way marshmallow's was in 2019: extras built up in module-level names.
+SETUP_PY_NAMES = """\
+import re
+from setuptools import setup, find_packages
+
+EXTRAS_REQUIRE = {
+    'reco': ['python-dateutil', 'simplejson'],
+    'tests': ['pytest', 'pytz'],
+    'lint': ['flake8==3.7.4'],
+}
+EXTRAS_REQUIRE['dev'] = EXTRAS_REQUIRE['reco'] + EXTRAS_REQUIRE['tests'] + ['tox']
+REQUIRES = ['six']
+REQUIRES += ['attrs>=19']
+
+def find_version(fname):
+    return re.search('x', open(fname).read())
+
+setup(
+    name='demo',
+    version=find_version('demo/__init__.py'),
+    install_requires=REQUIRES,
+    extras_require=EXTRAS_REQUIRE,
+    python_requires='>=3.6',
+    classifiers=['Programming Language :: Python :: 3.6', 'Programming Language :: Python :: 3.7'],
+)
+"""
+
+# pydicom's 2020 form: every argument in a dict handed over with **opts, under a __main__ guard.
+SETUP_PY_OPTS = """\
+from setuptools import setup
+exec(open('pkg/_version.py').read())
+TESTS_REQUIRE = ['pytest']
+CLASSIFIERS = ["Programming Language :: Python :: 3.5", "Programming Language :: Python :: 3.8"]
+opts = dict(name="pkg", version=__version__, python_requires='>=3.5', classifiers=CLASSIFIERS,
+            install_requires=[], tests_require=TESTS_REQUIRE)
+if __name__ == '__main__':
+    setup(**opts)
+"""
+
+
+def write(root, files: dict[str, str]):
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def test_setup_py_is_read_as_text_through_names_and_additions(tmp_path):
+    write(tmp_path, {"setup.py": SETUP_PY_NAMES + "\nraise SystemExit('never run')\n"})
+    project = read_project(tmp_path)
+    assert project.installable and project.name == "demo"
+    assert project.dependencies == ("six", "attrs>=19")
+    assert project.extras["dev"] == ("python-dateutil", "simplejson", "pytest", "pytz", "tox")
+    assert (project.requires_python, project.requires_python_from) == (">=3.6", "setup.py python_requires")
+
+
+def test_setup_py_opts_dict_and_tests_require(tmp_path):
+    write(tmp_path, {"setup.py": SETUP_PY_OPTS, "pkg/__init__.py": ""})
+    project = read_project(tmp_path)
+    assert (project.name, project.tests_require, project.requires_python) == ("pkg", ("pytest",), ">=3.5")
+    plan = make_plan(tmp_path, "3.9")
+    assert plan.steps[0].level == FULL and plan.steps[0].editable == "."
+    assert plan.steps[0].requirements == ("pytest",)
+    assert plan.packages == ("pkg",)
+
+
+def test_setup_cfg_and_computed_setup_py_arguments(tmp_path):
+    write(
+        tmp_path,
+        {
+            "setup.py": "from setuptools import setup\nsetup(install_requires=open('requirements.txt').read().split())\n",
+            "requirements.txt": "requests\n",
+            "setup.cfg": "[metadata]\nname = cfgproj\n[options]\npython_requires = >=3.8\n[options.extras_require]\ntesting =\n    pytest-mock\n    hypothesis\n",
+        },
+    )
+    project = read_project(tmp_path)
+    assert project.requirement_files == ("requirements.txt",)
+    assert project.extras == {"testing": ("pytest-mock", "hypothesis")}
+    assert project.requires_python_from == "setup.cfg python_requires"
+    plan = make_plan(tmp_path, "3.11")
+    assert plan.steps[0].editable == ".[testing]" and plan.steps[0].requirement_files == ("requirements.txt",)
+
+
+def test_docs_and_minimum_pins_stay_out_of_the_test_install(tmp_path):
+    """The cause of ResolutionImpossible in real projects: docs and minimum-version pins in one installer call."""
+    write(
+        tmp_path,
+        {
+            "requirements.txt": "attrs\n",
+            "requirements-docs.txt": "sphinx==4.0\nattrs==19.1\n",
+            "requirements/test.txt": "-r ../requirements.txt\npytest==8.0\n-e .[speed]\n",
+            "requirements/typing.txt": "mypy\n",
+            "requirements/minimum-versions.txt": "attrs==17.4\n",
+            "dev-requirements.txt": "black\n",
+            "pyproject.toml": '[project]\nname = "p"\n[project.optional-dependencies]\nspeed = ["orjson"]\ndocs = ["sphinx"]\n',
+        },
+    )
+    kinds = {f.path: f.kind for f in find_requirement_files(tmp_path)}
+    assert kinds == {
+        "requirements.txt": "base",
+        "requirements-docs.txt": "docs",
+        "dev-requirements.txt": "dev",
+        "requirements/test.txt": "test",
+        "requirements/typing.txt": "lint",
+        "requirements/minimum-versions.txt": "pins",
+    }
+    plan = make_plan(tmp_path, "3.11")
+    full = plan.steps[0]
+    assert full.requirement_files == ("requirements.txt", "requirements/test.txt")
+    assert full.editable == ".[speed]" and "pytest" in full.requirements
+    assert plan.staged.files()["requirements/test.txt"] == b"-r ../requirements.txt\npytest==8.0\n"
+    assert [step.level for step in plan.steps] == [FULL, TESTS, PROJECT, NOTHING]
+    assert any("leaves out requirements-docs.txt: docs" in line for line in plan.decisions)
+    assert plan.staged.without("attrs").files()["requirements.txt"] == b"\n"
+
+
+def test_tox_test_environment_gives_deps_and_extras(tmp_path):
+    write(
+        tmp_path,
+        {
+            "tox.ini": "[tox]\nenvlist = py{39,311}-django{3,4}, lint\n[base]\ndeps = mock\n[testenv]\nextras = tests\ndeps =\n"
+            "    {[base]deps}\n    py39: importlib-metadata\n    py27: funcsigs\n    -r{toxinidir}/ci/reqs.txt\n    {env:EXTRA:}\n",
+            "ci/reqs.txt": "freezegun\n",
+            "setup.py": "from setuptools import setup\nsetup(name='t', extras_require={'tests': ['pytest']})\n",
+        },
+    )
+    tox = read_tox(tmp_path, "3.9")
+    assert tox.deps == ("mock", "importlib-metadata") and tox.extras == ("tests",) and tox.requirement_files == ("ci/reqs.txt",)
+    plan = make_plan(tmp_path, "3.9")
+    assert plan.steps[0].editable == ".[tests]"
+    assert plan.steps[0].requirement_files == ("ci/reqs.txt",)
+    hints = read_hints(tmp_path, read_project(tmp_path))
+    assert hints.declared["tox envlist"] == ((3, 9), (3, 11))
+
+
+def test_pytest_is_added_when_undeclared_and_src_layout_goes_on_the_path(tmp_path):
+    write(tmp_path, {"pyproject.toml": '[project]\nname = "lib"\ndependencies = ["six"]\n', "src/lib/__init__.py": ""})
+    plan = make_plan(tmp_path, "3.11")
+    assert "adds pytest: the project does not declare it" in plan.decisions
+    tests_step = next(step for step in plan.steps if step.level == TESTS)
+    assert tests_step.requirements == ("six", "pytest") and tests_step.path_entries == ("src",)
+    assert plan.packages == ("lib",)
+
+
+def test_cache_key_follows_what_defines_the_environment(tmp_path):
+    write(tmp_path, {"pyproject.toml": '[project]\nname = "k"\n', "requirements-test.txt": "six\n"})
+    key = make_plan(tmp_path, "3.11").cache_key("sha256:a", "3.11")
+    assert make_plan(tmp_path, "3.11").cache_key("sha256:a", "3.11") == key
+    assert make_plan(tmp_path, "3.11").cache_key("sha256:b", "3.11") != key
+    assert make_plan(tmp_path, "3.11", ("make build",)).cache_key("sha256:a", "3.11") != key
+    (tmp_path / "requirements-test.txt").write_text("six==1.16\n")
+    assert make_plan(tmp_path, "3.11").cache_key("sha256:a", "3.11") != key
+    (tmp_path / "src.py").write_text("x = 1\n")
+    (tmp_path / "requirements-test.txt").write_text("six\n")
+    assert make_plan(tmp_path, "3.11").cache_key("sha256:a", "3.11") == key
+
+
+@pytest.mark.parametrize(
+    "files, chosen, why",
+    [
+        ({"pyproject.toml": '[project]\nname="a"\nrequires-python = ">=3.12"\n'}, "3.13", "newest available Python within"),
+        ({"pyproject.toml": '[project]\nname="a"\nrequires-python = ">=3.6,<3.10"\n'}, "3.9", "newest available Python within"),
+        ({"pyproject.toml": '[project]\nname="a"\nrequires-python = ">=3.14"\n'}, "3.13", "matches no available Python"),
+        ({"setup.py": SETUP_PY_NAMES}, "3.9", "3.9 is the nearest"),
+        ({"pyproject.toml": '[project]\nname="a"\nclassifiers=["Programming Language :: Python :: 3.11"]\n'}, "3.11", "names"),
+        ({"pyproject.toml": '[project]\nname="a"\n', ".python-version": "3.9.18\n"}, "3.9", ".python-version pins 3.9"),
+        (
+            {"pyproject.toml": '[project]\nname="a"\n', ".github/workflows/ci.yml": "jobs:\n  t:\n    strategy:\n      matrix:\n        python-version:\n          - '3.10'\n          - \"3.11\"\n          - pypy3.9\n"},
+            "3.11",
+            "CI matrix 3.10-3.11",
+        ),
+        ({"pyproject.toml": '[project]\nname="a"\n'}, "3.13", "names no Python version"),
+    ],
+)
+def test_python_is_chosen_from_the_project(tmp_path, files, chosen, why):
+    write(tmp_path, files)
+    choice = choose(IMAGES, read_hints(tmp_path, read_project(tmp_path)))
+    assert choice.candidate.version == chosen and why in choice.reason, choice.reason
+
+
+def test_an_asked_for_python_wins_and_an_unknown_one_is_one_line(tmp_path):
+    write(tmp_path, {"pyproject.toml": '[project]\nname="a"\nrequires-python = ">=3.12"\n'})
+    hints = read_hints(tmp_path, read_project(tmp_path))
+    assert choose(IMAGES, hints, "3.9").candidate.image == "sandbox:py3.9"
+    with pytest.raises(PythonChoiceError) as missing:
+        choose(IMAGES, hints, "3.10")
+    assert str(missing.value).startswith("no sandbox image has Python 3.10 (have 3.9, 3.11, 3.13); build one")
+    with pytest.raises(PythonChoiceError, match=r"^'banana' is not a Python version"):
+        choose(IMAGES, hints, "banana")
+    with pytest.raises(PythonChoiceError, match="loopwright sandbox build --release bullseye"):
+        choose(IMAGES[1:], hints, "3.9")
+    for message in (str(missing.value),):
+        assert "\n" not in message
+    with pytest.raises(ValueError, match="not a Python version"):
+        SandboxSettings(python="three")
+
+
+UV_MISSING = """Using Python 3.11.2 environment at: /opt/loopwright/venv
+error: No solution found when resolving dependencies
+  cause: Because loopwright-no-such-zz was not found in the package registry and you require loopwright-no-such-zz==1.0, we can conclude that your requirements are unsatisfiable.
+"""
+UV_CONFLICT = """error: No solution found when resolving dependencies
+  cause: Because pytest==7.0.0 depends on pluggy>=0.12,<2.0 and you require pytest==7.0, we can conclude that you require pluggy>=0.12,<2.0.
+         And because you require pluggy>=2, we can conclude that your requirements are unsatisfiable.
+"""
+UV_BUILD = """Resolved 1 package in 410ms
+error: Failed to build `numpy==1.19.5`
+  cause: The build backend returned an error
+  cause: Call to `setuptools.build_meta:__legacy__.build_wheel` failed (exit status: 1)
+
+         [stderr]
+         Traceback (most recent call last):
+           File "numpy/core/setup.py", line 663, in get_mathlib_info
+         RuntimeError: Broken toolchain: cannot link a simple C program
+
+hint: Build failures usually indicate a problem with the package or the build environment
+"""
+UV_PROJECT = """error: The build backend returned an error
+  cause: Call to `setuptools.build_meta:__legacy__.get_requires_for_build_editable` failed (exit status: 1)
+
+         [stderr]
+         boom in setup
+"""
+UV_OFFLINE = """error: Request failed after 3 retries in 7.1s
+  cause: Failed to fetch: http://127.0.0.1:9/simple/six/
+  cause: tcp connect error
+  cause: Connection refused (os error 111)
+"""
+PIP_CONFLICT = """ERROR: Cannot install -r requirements-docs.txt (line 1) and -r requirements-test.txt (line 2) because these package versions have conflicting dependencies.
+
+The conflict is caused by:
+    The user requested attrs==19.1
+    The user requested attrs==23.1
+
+ERROR: ResolutionImpossible: for help visit https://pip.pypa.io/en/latest/topics/dependency-resolution/
+"""
+
+
+@pytest.mark.parametrize(
+    "output, what, reason, names, network",
+    [
+        (UV_MISSING, "loopwright-no-such-zz", "not found in the package index", ("loopwright-no-such-zz",), False),
+        (UV_CONFLICT, "pluggy", "conflict: Because pytest==7.0.0 depends on pluggy>=0.12,<2.0", ("pytest", "pluggy"), False),
+        (UV_BUILD, "numpy", "build failed: RuntimeError: Broken toolchain: cannot link a simple C program", ("numpy",), False),
+        (UV_PROJECT, "the project", "build failed: boom in setup", (), False),
+        (UV_OFFLINE, "the package index", "Request failed after 3 retries", (), True),
+        (PIP_CONFLICT, "attrs", "conflict: attrs==19.1; attrs==23.1", ("attrs",), False),
+        ("ERROR: No matching distribution found for zz-missing==2\n", "zz-missing", "no version matches zz-missing==2", ("zz-missing",), False),
+    ],
+)
+def test_installer_failures_name_the_package_and_the_reason(output, what, reason, names, network):
+    failure = parse_failures(output, FULL)[0]
+    assert failure.what == what and failure.reason.startswith(reason), failure
+    assert failure.names == names and failure.network is network
+    assert "\n" not in failure.line() and failure.line().endswith(f"[{FULL}]")
+
+
+def test_report_round_trips_through_its_label_and_collection_counts_parse():
+    report = SetupReport(python="3.9.2", python_reason="asked", image="loopwright-env:abc", base_image="b", level=TESTS,
+                         failures=tuple(parse_failures(UV_MISSING, FULL)), packages=("six==1.16.0",))
+    assert SetupReport.from_json(report.to_json()) == report
+    assert SetupReport.from_json("{not json") is None
+    assert "Could not install loopwright-no-such-zz: not found in the package index" in report.summary()
+    assert parse_collection("a.py::t\n\n772 tests collected in 0.81s\n") == (772, 0)
+    assert parse_collection("3 tests collected, 2 errors in 0.3s\n") == (3, 2)
+    assert parse_collection("no tests collected, 1 error in 0.1s") == (0, 1)
+    assert parse_collection("ImportError while loading conftest") == (None, None)
