@@ -1,6 +1,7 @@
 """Sandbox overheads on each container runtime (runc, and gVisor's runsc when the engine has it):
-container start and removal, one command's round trip (loopwright's exec and the `docker exec` CLI),
-a small test run; then the storage limit's cost and the dependency cache.
+container start and removal, a session's first command (it starts the command runner), one command's
+round trip (loopwright's exec and the `docker exec` CLI, measured in the same containers, and their
+ratio), a small test run; then the storage limit's cost and the dependency cache.
 
     python benchmarks/sandbox.py [--rounds 5] [--execs 30] [--tests 5] [--out benchmarks/results/sandbox.md]
 
@@ -21,7 +22,6 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from loopwright.sandboxes.deps import DependencySpec
 from loopwright.sandboxes.docker import SESSION_LABEL, DockerSandbox, connect
 from loopwright.sandboxes.image import DEFAULT_IMAGE, image_exists
 from loopwright.sandboxes.local import LocalSandbox
@@ -97,10 +97,11 @@ def ms(values: list[float]) -> str:
 
 
 def measure_runtime(client, runtime: str, root: Path, project: Path, args) -> dict[str, str]:
-    starts, closes, execs, cli = [], [], [], []
+    starts, firsts, closes, execs, cli = [], [], [], [], []
     for _ in range(args.rounds):
         seconds, box = timed(lambda: DockerSandbox(root, install_dependencies=False, runtime=runtime))
         starts.append(seconds)
+        firsts += exec_latencies(box, 1)
         execs += exec_latencies(box, args.execs)
         (container,) = client.containers.list(filters={"label": f"{SESSION_LABEL}={box.session_id}"})
         cli += cli_latencies(container.id, args.execs)
@@ -110,8 +111,10 @@ def measure_runtime(client, runtime: str, root: Path, project: Path, args) -> di
     return {
         "container start (no dependencies)": f"{statistics.median(starts):.3f} s (min {min(starts):.3f}, max {max(starts):.3f})",
         "container removal": f"{statistics.median(closes):.3f} s",
+        "a session's first command (`true`, starts the command runner)": ms(firsts),
         "one command round trip, loopwright (`true`)": ms(execs),
         "one command round trip, `docker exec` CLI (`true`)": ms(cli),
+        "round trip, loopwright / `docker exec` CLI (medians)": f"{statistics.median(execs) / statistics.median(cli):.2f}x",
         f"test run: pytest, {PROJECT_MODULES * TESTS_PER_MODULE} tests in {PROJECT_MODULES} files": f"{statistics.median(tests):.2f} s (min {min(tests):.2f}, max {max(tests):.2f})",
     }
 
@@ -154,13 +157,14 @@ def main() -> int:
     single += storage_costs(project, scratch, 1000)
 
     (root / "requirements.txt").write_text("iniconfig\n")
-    tag = DependencySpec.discover(root).image_tag(client.images.get(DEFAULT_IMAGE).id)
     first, box = timed(lambda: DockerSandbox(root))
+    tag = box.deps_image
     box.close()
     cached, box = timed(lambda: DockerSandbox(root))
     reused = box.deps_cached
     box.close()
-    client.images.remove(tag, force=True)
+    if tag:
+        client.images.remove(tag, force=True)
     shutil.rmtree(scratch, ignore_errors=True)
     single += [
         ("session start, dependencies installed (iniconfig)", f"{first:.2f} s", "pip in a networked setup container (always runc), committed as an image"),

@@ -1,8 +1,12 @@
-"""Running one command in a container with a timeout that always holds.
+"""Running one command in a container with a timeout that always holds, one `docker exec` per command.
 
 Inside, coreutils `timeout` signals the command's whole process group. Outside, a deadline
 on this side stops waiting even when the output stream stays open, which happens when the
 command leaves a background process holding its stdout or when the engine wedges.
+
+The sandbox's own commands go through its command runner (runner.py), which falls back to this
+when the image has no python3; the setup container uses this directly. The limits, the watch and
+the kill from outside are shared with the runner.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ WATCH_EVERY_S = 0.1
 # stdout in the container so the two keep their order.
 _WRAPPER = f'echo "$$"; exec timeout -k {KILL_GRACE_S} "$0" sh -lc "$1" 2>&1'
 _TIMEOUT_EXITS = (124, 137)
+LINGER_NOTE = b"\n[background processes still holding the output were killed]\n"
 
 
 def run_exec(
@@ -50,27 +55,27 @@ def run_exec(
     exec_id = api.exec_create(
         container_id,
         ["sh", "-c", _WRAPPER, f"{timeout_s:.3f}", command],
-        environment=_environment(env),
+        environment=[f"{key}={value}" for key, value in validated_environment(env).items()],
     )["Id"]
     stream = api.exec_start(exec_id, stream=True, demux=True)
     reader = _Reader(stream, cap)
     reader.start()
-    stop = _Stop(watch)
+    stop = CommandStop(watch)
     try:
         forced = _wait(api, exec_id, reader, started + timeout_s + KILL_GRACE_S + HOST_MARGIN_S, stop)
     except BaseException:
         # Ctrl-C: the command must not outlive our interest in it.
-        _kill_group(api, container_id, reader.pgid)
+        kill_in_container(api, container_id, reader.pgid)
         stream.close()
         raise
     if forced:
-        _kill_group(api, container_id, reader.pgid)
+        kill_in_container(api, container_id, reader.pgid)
         reader.join(KILL_GRACE_S)
         if reader.is_alive():
             stream.close()
             reader.join(1.0)
         if forced == "linger":
-            cap.feed(b"\n[background processes still holding the output were killed]\n")
+            cap.feed(LINGER_NOTE)
     if forced == "watch":
         cap.feed(f"\n[{stop.note}]\n".encode())
     exit_code = _exit_code(api, exec_id)
@@ -123,7 +128,7 @@ class _Reader(threading.Thread):
         return rest
 
 
-class _Stop:
+class CommandStop:
     """The watch of one command, and the note that stopped it, if one did."""
 
     def __init__(self, watch: Callable[[], str | None] | None) -> None:
@@ -136,7 +141,7 @@ class _Stop:
         return self.note is not None
 
 
-def _wait(api, exec_id: str, reader: _Reader, deadline: float, stop: _Stop) -> str | None:
+def _wait(api, exec_id: str, reader: _Reader, deadline: float, stop: CommandStop) -> str | None:
     """Block until the output ends; say why we stopped early, if we did."""
     exited_at: float | None = None
     last_poll = time.monotonic()
@@ -157,11 +162,14 @@ def _wait(api, exec_id: str, reader: _Reader, deadline: float, stop: _Stop) -> s
                     return "linger"
 
 
-def _kill_group(api, container_id: str, pgid: int | None) -> None:
-    if not pgid:
+def kill_in_container(api, container_id: str, pgid: int | None, *pids: int | None) -> None:
+    """SIGKILL process group `pgid` and processes `pids` from a `docker exec` of their own."""
+    targets = ([f"-{pgid}"] if pgid else []) + [str(pid) for pid in pids if pid]
+    if not targets:
         return
     try:
-        kill = api.exec_create(container_id, ["kill", "-9", f"-{pgid}"])["Id"]
+        # Without `--`, procps 4.0's kill reads `-PGID` of a group already gone as -1: every process in the container.
+        kill = api.exec_create(container_id, ["kill", "-9", "--", *targets])["Id"]
         api.exec_start(kill)
     except Exception:
         # Best effort: the container may already be gone, which kills the group anyway.
@@ -177,10 +185,11 @@ def _exit_code(api, exec_id: str) -> int | None:
     return None
 
 
-def _environment(env: dict[str, str] | None) -> list[str]:
-    pairs = []
+def validated_environment(env: dict[str, str] | None) -> dict[str, str]:
+    """`env` with its values as strings; a name or value the kernel cannot carry is a ValueError."""
+    checked = {}
     for key, value in (env or {}).items():
-        if not key or "=" in key or "\0" in key or "\0" in str(value):
+        if not isinstance(key, str) or not key or "=" in key or "\0" in key or "\0" in str(value):
             raise ValueError(f"invalid environment variable name or value: {key!r}")
-        pairs.append(f"{key}={value}")
-    return pairs
+        checked[key] = str(value)
+    return checked

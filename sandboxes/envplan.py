@@ -20,7 +20,7 @@ from loopwright.sandboxes import hostfs
 from loopwright.sandboxes.deps import RequirementFile, Staged, ToxEnv, choose_files, find_requirement_files, read_tox, requirement_name, stage
 from loopwright.sandboxes.project import MANIFEST_BYTES, Project, normalize, read_project, source_roots, top_level_packages
 
-RECIPE_VERSION = "2"
+RECIPE_VERSION = "3"
 """Bump when the setup recipe changes, so environments built by an older one are not reused."""
 FULL, TESTS, PROJECT, NOTHING = "project+tests", "tests", "project", "nothing"
 FALLBACKS = (FULL, TESTS, PROJECT, NOTHING)

@@ -321,7 +321,7 @@ def _stage(box, staged: Staged) -> None:
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for name, content in staged.files().items():
             info = tarfile.TarInfo(name)
-            info.size, info.mode = len(content), 0o644
+            info.size, info.mode, info.mtime = len(content), 0o644, int(time.time())
             tar.addfile(info, io.BytesIO(content))
     buffer.seek(0)
     box.put(WORKDIR, buffer)

@@ -16,6 +16,7 @@ import io
 import os
 import stat
 import tarfile
+import time
 from pathlib import Path
 from typing import BinaryIO
 
@@ -28,6 +29,8 @@ FILE_LIMIT = 64 << 20
 GIT_LIMIT = 1 << 30
 GIT_FILE_LIMIT = 512 << 20
 SKIPPED = {".tox", ".nox", "node_modules", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".loopwright", ".hg", ".svn"}
+ZIP_EPOCH = 315532800.0
+"""1980-01-01, the earliest time a zip file (a wheel) can hold."""
 GIT_CONFIG = b"[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n"
 
 
@@ -92,15 +95,16 @@ def _walk_git(root: Path, git: Path, tar: tarfile.TarFile, prefix: str, notes: l
 
 def _add_file(root: Path, path: Path, tar: tarfile.TarFile, name: str, limit: int, notes: list[str]) -> None:
     try:
-        mode = os.lstat(path).st_mode
+        status = os.lstat(path)
         data = hostfs.read_bytes(root, path, limit)
     except hostfs.WorkspacePathError as error:
         notes.append(f"left out of the setup copy: {path.relative_to(root).as_posix()} ({str(error).rsplit(': ', 1)[-1]})")
         return
     except OSError:
         return
-    executable = 0o755 if mode & stat.S_IXUSR else 0o644
-    tar.addfile(_info(name, tarfile.REGTYPE, executable, len(data)), io.BytesIO(data))
+    executable = 0o755 if status.st_mode & stat.S_IXUSR else 0o644
+    # Wheels are zip files, which cannot hold times before 1980: a build from the copy needs real ones.
+    tar.addfile(_info(name, tarfile.REGTYPE, executable, len(data), max(status.st_mtime, ZIP_EPOCH)), io.BytesIO(data))
 
 
 def _add_link(tar: tarfile.TarFile, name: str, path: Path) -> None:
@@ -113,11 +117,12 @@ def _add_link(tar: tarfile.TarFile, name: str, path: Path) -> None:
     tar.addfile(info)
 
 
-def _info(name: str, kind: bytes, mode: int, size: int = 0) -> tarfile.TarInfo:
+def _info(name: str, kind: bytes, mode: int, size: int = 0, mtime: float | None = None) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.type = kind
     info.mode = mode
     info.size = size
+    info.mtime = int(time.time() if mtime is None else mtime)
     info.uid = info.gid = 0
     return info
 

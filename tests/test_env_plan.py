@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import os
+import subprocess
+import tarfile
+
 import pytest
 
 from loopwright.config import SandboxSettings
@@ -11,6 +16,7 @@ from loopwright.sandboxes.envreport import SetupReport, parse_failures
 from loopwright.sandboxes.envsetup import parse_collection
 from loopwright.sandboxes.project import read_project
 from loopwright.sandboxes.pyversions import Candidate, PythonChoiceError, choose, read_hints
+from loopwright.sandboxes.workcopy import write_archive
 
 IMAGES = [Candidate("3.9", "sandbox:py3.9"), Candidate("3.11", "sandbox:latest"), Candidate("3.13", "sandbox:py3.13")]
 
@@ -282,3 +288,47 @@ def test_report_round_trips_through_its_label_and_collection_counts_parse():
     assert parse_collection("3 tests collected, 2 errors in 0.3s\n") == (3, 2)
     assert parse_collection("no tests collected, 1 error in 0.1s") == (0, 1)
     assert parse_collection("ImportError while loading conftest") == (None, None)
+
+
+def test_setup_commands_and_python_come_from_the_repository_config_and_the_environment(tmp_path):
+    from loopwright.settings import SettingsError, load
+
+    (tmp_path / "loopwright.toml").write_text('test_command = "make test"\n[sandbox]\nsetup = ["make build"]\npython = "3.9"\n')
+    config = load(tmp_path, environ={}).config
+    assert (config.test_command, config.sandbox.setup, config.sandbox.python) == ("make test", ["make build"], "3.9")
+    assert load(tmp_path, environ={"LOOPWRIGHT_SANDBOX_SETUP": "apt-get update"}).config.sandbox.setup == ["apt-get update"]
+    with pytest.raises(SettingsError, match=r"^--python: sandbox.python: .*'3' is not a Python version"):
+        load(tmp_path, {"sandbox.python": ("3", "--python")}, environ={})
+
+
+def test_the_model_is_told_what_the_setup_phase_could_not_install(tmp_path):
+    from types import SimpleNamespace
+
+    from loopwright.session import system_prompt
+
+    report = SetupReport(python="3.9.2", python_reason="asked", image="loopwright-env:abc", base_image="b", level=TESTS,
+                         installed="-r requirements-test.txt, pytest", failures=tuple(parse_failures(UV_BUILD, FULL)), venv="/opt/loopwright/venv")
+    box = SimpleNamespace(workdir="/workspace", setup_report=report)
+    prompt = system_prompt(box, "python3 -m pytest", False, ("", ""))
+    assert "Python 3.9.2 in a virtual environment (/opt/loopwright/venv), first on PATH." in prompt
+    assert "Could not install numpy: build failed: RuntimeError: Broken toolchain: cannot link a simple C program [project+tests]" in prompt
+    assert "The environment" not in system_prompt(SimpleNamespace(workdir="/workspace"), "pytest", False, ("", ""))
+
+
+def test_the_setup_copy_leaves_out_ignored_files_git_config_and_venvs_and_keeps_real_times(tmp_path):
+    write(tmp_path, {"pkg/__init__.py": "", ".gitignore": ".env\nbuild/\n", ".env": "TOKEN=x\n", "build/out.txt": "x\n", "venv/pyvenv.cfg": "home = /usr\n"})
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "config", "remote.origin.url", "https://user:TOKEN@example.org/r.git"], cwd=tmp_path, check=True)
+    (tmp_path / "old.py").write_text("")
+    os.utime(tmp_path / "old.py", (0, 0))
+    buffer = io.BytesIO()
+    write_archive(tmp_path, buffer, "workspace")
+    buffer.seek(0)
+    with tarfile.open(fileobj=buffer) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+        config = tar.extractfile(members["workspace/.git/config"]).read()
+    assert "workspace/pkg/__init__.py" in members and "workspace/.git/HEAD" in members
+    assert not {"workspace/.env", "workspace/build/out.txt", "workspace/venv/pyvenv.cfg"} & set(members)
+    assert not any(name.startswith("workspace/.git/hooks/") for name in members)
+    assert b"TOKEN" not in config and b"repositoryformatversion" in config
+    assert min(m.mtime for m in members.values()) >= 315532800
