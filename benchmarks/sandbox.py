@@ -167,7 +167,7 @@ def main() -> int:
         client.images.remove(tag, force=True)
     shutil.rmtree(scratch, ignore_errors=True)
     single += [
-        ("session start, dependencies installed (iniconfig)", f"{first:.2f} s", "pip in a networked setup container (always runc), committed as an image"),
+        ("session start, dependencies installed (iniconfig)", f"{first:.2f} s", "the setup phase: a networked container (always runc) installs into a virtual environment, committed as an image"),
         ("session start, dependency image cached", f"{cached:.2f} s", f"cache hit: {reused}"),
     ]
 

@@ -34,6 +34,7 @@ import requests
 
 from loopwright.sandboxes.base import ExecResult, OutputCap, SandboxError
 from loopwright.sandboxes.docker_exec import run_exec
+from loopwright.sandboxes.runner import CommandRunner
 from loopwright.sandboxes.envimage import BASE_LABEL
 from loopwright.sandboxes.storage import WorkspaceGuard, parse_size
 
@@ -92,6 +93,7 @@ class DockerSandbox:
 
     host_root: Path
     workdir: str = WORKDIR
+    _runner: CommandRunner | None = None
 
     def __init__(
         self,
@@ -177,11 +179,12 @@ class DockerSandbox:
     def exec(self, command: str, *, timeout_s: float, env: dict[str, str] | None = None) -> ExecResult:
         if self._closed or self._container is None:
             raise SandboxError("the sandbox is closed")
+        if self._runner is None:
+            # One process in the container runs the session's commands (runner.py), started on first use.
+            self._runner = CommandRunner(self._client.api, self._container.id, WORKDIR)
         watch = self._guard.watch()
         try:
-            result = run_exec(
-                self._client.api,
-                self._container.id,
+            result = self._runner.run(
                 command,
                 timeout_s=timeout_s,
                 env=env,
