@@ -279,3 +279,33 @@ def test_tests_that_never_ran_are_not_passed_and_setup_is_the_cause():
     assert verdict.cause == "setup: pip could not build numpy==1.16 (no wheel for Python 3.11)"
     verdict = judge(ids, [], Environment(ok=True), nothing, Fix(applied=True), nothing)
     assert verdict.cause == "FAIL_TO_PASS did not run before the fix: exit code 4: ModuleNotFoundError: No module named 'x'"
+
+
+def test_a_mirror_without_some_objects_still_gives_a_work_tree(tmp_path):
+    """Mirrors may leave large files out; `git fetch` then refuses the whole commit, the bench does not."""
+    from loopwright.bench.mirrors import Mirror
+    from loopwright.bench.workspace import checkout
+
+    source = make_repo(tmp_path / "src", {"pkg/mod.py": "x = 1\n", "data/big.bin": "large\n" * 1000, "tool.sh": "echo hi\n"})
+    (source / "tool.sh").chmod(0o755)
+    (source / "link.py").symlink_to("pkg/mod.py")
+    git(source, "add", "-A")
+    git(source, "commit", "-qm", "exec bit and link")
+    mirror = tmp_path / "mirror.git"
+    git(tmp_path, "clone", "-q", "--bare", str(source), str(mirror))
+    git(mirror, "repack", "-a", "-d", "-q")
+    big = git(source, "rev-parse", "HEAD:data/big.bin").strip()
+    # Drop the one blob: unpack everything, then delete its loose object.
+    for pack in (mirror / "objects" / "pack").glob("*.pack"):
+        moved = pack.rename(tmp_path / pack.name)
+        pack.with_suffix(".idx").unlink()
+        with moved.open("rb") as stream:
+            subprocess.run(["git", "unpack-objects", "-q"], cwd=mirror, stdin=stream, check=True)
+    (mirror / "objects" / big[:2] / big[2:]).unlink()
+    head = git(source, "rev-parse", "HEAD").strip()
+    with checkout(Mirror("dev/src", mirror, "bare"), head) as work:
+        assert work.absent == ("data/big.bin",)
+        assert (work.root / "pkg" / "mod.py").read_text() == "x = 1\n"
+        assert os.access(work.root / "tool.sh", os.X_OK) and (work.root / "link.py").is_symlink()
+        assert work.git("status", "--porcelain").stdout == b""
+        assert work.git("rev-parse", "HEAD").stdout.decode().strip() == work.base_commit
