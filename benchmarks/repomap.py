@@ -1,13 +1,18 @@
 """Repo map benchmark: loopwright against aider's RepoMap, on the same trees, in the same run.
 
-    python benchmarks/repomap.py [--work DIR] [--aider-venv DIR] [--tasks lite|full|none] [--out FILE]
+    python benchmarks/repomap.py --mirrors DIR [--work DIR] [--aider-venv DIR] [--tasks dev|lite|none]
+                                 [--source checkout|sdist] [--repos NAME,...] [--no-aider] [--no-fresh] [--out FILE]
 
 1. Speed on the Django sdist (downloaded from PyPI, made a git repository so both tools see the same
    files): cold build, rebuild after touching one file, and a new query on a warm cache.
 2. Localization recall on the SWE-bench tasks in ../shared/data/swebench: the problem statement is the
-   query, the files touched by the reference patch are the answer, the tree is the latest sdist of the
-   task's version series (`pip download 'NAME~=X.Y.0'`). A task counts as found when a gold file is
-   in the rendered map, at 1k and at 4k tokens.
+   query, the files touched by the reference patch are the answer. A task counts for "any" when a gold
+   file is in the rendered map, for "all" when every gold file is, at 1k and at 4k tokens. The trees are
+   full git checkouts at each task's base commit, from git mirrors of the repositories in DIR
+   (`owner+name/repo` or `owner+name` or `name.git`; see ../shared/data/README.md), one work tree per
+   repository moved from task to task, with loopwright's map compared byte for byte with a fresh build
+   at each task (benchmarks/repomap_recall.py). `--source sdist` maps the latest sdist of each task's
+   version series instead (`pip download 'NAME~=X.Y.0'`).
 
 aider-chat pins many packages, so it lives in its own virtual environment (created on first run,
 outside the repository) and is driven by benchmarks/repomap_aider_driver.py in a subprocess. Both
@@ -30,8 +35,12 @@ import tarfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import repomap_recall as recall  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 DRIVER = Path(__file__).resolve().with_name("repomap_aider_driver.py")
+DATA = REPO.parent / "shared" / "data" / "swebench"
 DJANGO = "Django==5.1.4"
 AIDER = "aider-chat==0.86.2"
 DJANGO_QUERY = "QuerySet.filter() crashes when Q objects are combined with OR and an empty list in __in"
@@ -46,28 +55,41 @@ PYPI_NAMES = {
     "pyvista/pyvista": "pyvista",
     "django/django": "Django",
 }
-BUDGETS = (1024, 4096)
+BUDGETS = recall.BUDGETS
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mirrors", type=Path, default=None, help="folder of bare git mirrors of the task repositories (checkout mode)")
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "loopwright-bench", help="downloads, trees and aider's venv")
     parser.add_argument("--aider-venv", type=Path, default=None, help="virtual env with aider-chat (default: WORK/aider-venv)")
-    parser.add_argument("--tasks", choices=("lite", "full", "none"), default="lite", help="which SWE-bench task file to score")
+    parser.add_argument("--tasks", choices=("dev", "lite", "none"), default="dev", help="which SWE-bench task file to score")
+    parser.add_argument("--source", choices=("checkout", "sdist"), default="checkout", help="full git checkouts at each base commit, or sdists")
+    parser.add_argument("--repos", default="", help="comma-separated repository names to score (default: all)")
+    parser.add_argument("--no-aider", action="store_true", help="score loopwright alone")
+    parser.add_argument("--no-fresh", action="store_true", help="skip the byte-for-byte comparison with a fresh build")
+    parser.add_argument("--no-speed", action="store_true", help="skip the Django speed measurement")
     parser.add_argument("--repeats", type=int, default=5, help="runs of each warm measurement for loopwright (median)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "repomap.md")
     args = parser.parse_args()
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    venv = (args.aider_venv or work / "aider-venv").resolve()
-    aider_python = ensure_aider(venv)
+    if args.tasks != "none" and args.source == "checkout" and (args.mirrors is None or not args.mirrors.is_dir()):
+        raise SystemExit(
+            f"the mirrors folder {args.mirrors or '(none given)'} is absent: pass --mirrors DIR with bare git mirrors of the task "
+            "repositories (see ../shared/data/README.md), or --source sdist to map release sdists instead"
+        )
+    aider_python = None if args.no_aider else ensure_aider((args.aider_venv or work / "aider-venv").resolve())
 
-    django = prepare_tree(work, DJANGO)
-    speed = speed_rows(django, aider_python, args.repeats)
-    recall, task_notes = ([], [])
+    django, speed = None, []
+    if not args.no_speed:
+        django = prepare_tree(work, DJANGO)
+        with recall.state_dir(work / "state-speed"):
+            speed = speed_rows(django, aider_python, args.repeats)
+    outcomes, notes = [], []
     if args.tasks != "none":
-        recall, task_notes = recall_rows(work, aider_python, args.tasks)
-    write_report(args, django, speed, recall, task_notes)
+        outcomes, notes = recall_rows(args, work, aider_python)
+    write_report(args, django, speed, outcomes, notes)
     print(args.out.read_text())
 
 
@@ -127,8 +149,10 @@ def tracked(tree: Path) -> list[str]:
 
 
 def clear_caches(tree: Path) -> None:
-    shutil.rmtree(tree / ".loopwright", ignore_errors=True)
-    shutil.rmtree(tree / ".aider.tags.cache.v4", ignore_errors=True)
+    from loopwright.repomap.store import cache_path
+
+    cache_path(tree).unlink(missing_ok=True)  # in the state folder, outside the tree
+    shutil.rmtree(tree / recall.AIDER_CACHE, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- running the two tools
@@ -162,8 +186,8 @@ def timed_map(tree: Path, query: str, tokens: int) -> tuple[float, float, str]:
     return time.perf_counter() - start, cpu_seconds() - cpu, text
 
 
-def speed_rows(tree: Path, aider_python: Path, repeats: int) -> list[tuple[str, tuple[float, float], tuple[float, float]]]:
-    """(step, (wall, cpu) for loopwright, (wall, cpu) for aider); loopwright's figures are medians."""
+def speed_rows(tree: Path, aider_python: Path | None, repeats: int) -> list[tuple[str, tuple[float, float], tuple[float, float] | None]]:
+    """(step, (wall, cpu) for loopwright, (wall, cpu) for aider or None); loopwright's figures are medians."""
     colds = []
     for _ in range(3):
         clear_caches(tree)
@@ -179,23 +203,25 @@ def speed_rows(tree: Path, aider_python: Path, repeats: int) -> list[tuple[str, 
         target.write_bytes(original)
         timed_map(tree, DJANGO_QUERY, 1024)
         new_query.append(timed_map(tree, f"{DJANGO_QUERY_2} ({n})", 1024))
-    aider = run_aider(
-        aider_python,
-        tree,
-        [
-            {"label": "cold", "query": DJANGO_QUERY, "tokens": 1024, "touch": None},
-            {"label": "touched", "query": DJANGO_QUERY, "tokens": 1024, "touch": TOUCHED},
-            {"label": "new_query", "query": DJANGO_QUERY_2, "tokens": 1024, "touch": None},
-        ],
-        fresh=True,
-    )
+    aider = {}
+    if aider_python is not None:
+        aider = run_aider(
+            aider_python,
+            tree,
+            [
+                {"label": "cold", "query": DJANGO_QUERY, "tokens": 1024, "touch": None},
+                {"label": "touched", "query": DJANGO_QUERY, "tokens": 1024, "touch": TOUCHED},
+                {"label": "new_query", "query": DJANGO_QUERY_2, "tokens": 1024, "touch": None},
+            ],
+            fresh=True,
+        )
     clear_caches(tree)
 
     def median(runs: list[tuple[float, float]]) -> tuple[float, float]:
         return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
 
-    def theirs(label: str) -> tuple[float, float]:
-        return aider[label]["seconds"], aider[label]["cpu"]
+    def theirs(label: str) -> tuple[float, float] | None:
+        return (aider[label]["seconds"], aider[label]["cpu"]) if aider else None
 
     return [
         ("cold build + map", median(colds), theirs("cold")),
@@ -208,64 +234,30 @@ def speed_rows(tree: Path, aider_python: Path, repeats: int) -> list[tuple[str, 
 # ---------------------------------------------------------------- localization recall
 
 
-def gold_files(patch: str) -> list[str]:
-    return sorted(set(re.findall(r"^diff --git a/(\S+) b/", patch, flags=re.MULTILINE)))
-
-
-def map_files(text: str) -> set[str]:
-    """File names a map lists: header lines `path:` and bare path lines, for either tool's format."""
-    names = set()
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line[0] in "│⋮" and not line[0].isdigit() and " " not in line:
-            names.add(line.removesuffix(":"))
-    return names
-
-
-def recall_rows(work: Path, aider_python: Path, which: str) -> tuple[list[tuple[str, int, str, float, float]], list[str]]:
-    data = REPO.parent / "shared" / "data" / "swebench" / ("SWE-bench_Lite_dev.jsonl" if which == "lite" else "SWE-bench_dev.jsonl")
+def recall_rows(args, work: Path, aider_python: Path | None) -> tuple[list[recall.Outcome], list[str]]:
+    data = DATA / ("SWE-bench_Lite_dev.jsonl" if args.tasks == "lite" else "SWE-bench_dev.jsonl")
     if not data.is_file():
-        return [], [f"skipped: {data.relative_to(REPO.parent)} is absent"]
-    tasks = [json.loads(line) for line in data.read_text().splitlines() if line.strip()]
-    groups: dict[tuple[str, str], list[dict]] = {}
-    for task in tasks:
-        groups.setdefault((task["repo"], task["version"]), []).append(task)
-    hits = {(tool, budget): 0 for tool in ("loopwright", "aider") for budget in BUDGETS}
-    notes, present = [], 0
-    for (repo, version), group in sorted(groups.items()):
-        requirement = f"{PYPI_NAMES[repo]}~={version}.0"
-        try:
-            tree = prepare_tree(work, requirement)
-        except (SystemExit, subprocess.CalledProcessError) as exc:
-            notes.append(f"{repo} {version}: no sdist ({exc}); its {len(group)} tasks count as misses")
-            continue
-        notes.append(f"{repo} {version}: {tree.name} ({len(group)} tasks)")
-        clear_caches(tree)
-        jobs = [
-            {"label": f"{task['instance_id']}@{budget}", "query": task["problem_statement"], "tokens": budget, "touch": None}
-            for task in group
-            for budget in BUDGETS
-        ]
-        aider = run_aider(aider_python, tree, jobs, fresh=True)
-        for task in group:
-            gold = gold_files(task["patch"])
-            present += any((tree / g).is_file() for g in gold)
-            for budget in BUDGETS:
-                ours = map_files(timed_map(tree, task["problem_statement"], budget)[2])
-                theirs = map_files(aider[f"{task['instance_id']}@{budget}"]["map"])
-                hits["loopwright", budget] += any(g in ours for g in gold)
-                hits["aider", budget] += any(g in theirs for g in gold)
-        clear_caches(tree)
-    total = len(tasks)
-    notes.append(f"{present} of {total} tasks have a gold file in the sdist tree (the others cannot be found by either tool)")
-    rows = [(tool, budget, f"{hits[tool, budget]}/{total}", hits[tool, budget] / total, 0.0) for tool in ("loopwright", "aider") for budget in BUDGETS]
-    return rows, notes
+        return [], [f"skipped: {data} is absent"]
+    tasks = recall.load_tasks(data)
+    if args.repos:
+        wanted = set(args.repos.split(","))
+        tasks = [task for task in tasks if task["repo"] in wanted or task["repo"].split("/")[1] in wanted]
+    aider = None if aider_python is None else recall.Aider(aider_python, DRIVER)
+    log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    try:
+        if args.source == "checkout":
+            return recall.checkout_recall(tasks, args.mirrors.resolve(), work, aider, not args.no_fresh, log)
+        trees, notes = recall.sdist_trees(tasks, lambda requirement: prepare_tree(work, requirement), PYPI_NAMES)
+        return recall.sdist_recall(trees, work, aider, log), notes
+    finally:
+        if aider is not None:
+            aider.close()
 
 
 # ---------------------------------------------------------------- report
 
 
-def write_report(args, django: Path, speed, recall, notes) -> None:
+def write_report(args, django: Path | None, speed, outcomes: list[recall.Outcome], notes: list[str]) -> None:
     import numpy
     import tree_sitter
 
@@ -273,13 +265,35 @@ def write_report(args, django: Path, speed, recall, notes) -> None:
     lines = [
         "# Repo map benchmark",
         "",
-        f"Command: `python benchmarks/repomap.py --tasks {args.tasks} --repeats {args.repeats}`  ",
+        f"Command: `{command_line(args)}`  ",
         f"Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC  ",
         (
             f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, load average at the end {load:.1f} "
             "(shared machine: absolute times vary, the two tools ran back to back on the same tree)  "
         ),
         f"Versions: {AIDER}, tree-sitter {tree_sitter.__version__ if hasattr(tree_sitter, '__version__') else '?'}, numpy {numpy.__version__}",
+    ]
+    if django is not None:
+        lines += speed_section(args, django, speed)
+    if outcomes:
+        lines += recall_section(args, outcomes, notes)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def command_line(args) -> str:
+    parts = ["python benchmarks/repomap.py"]
+    if args.tasks != "none" and args.source == "checkout":
+        parts.append(f"--mirrors {args.mirrors}")
+    parts += [f"--tasks {args.tasks}", f"--source {args.source}", f"--repeats {args.repeats}"]
+    parts += [flag for flag, on in (("--no-aider", args.no_aider), ("--no-fresh", args.no_fresh), ("--no-speed", args.no_speed)) if on]
+    if args.repos:
+        parts.append(f"--repos {args.repos}")
+    return " ".join(parts)
+
+
+def speed_section(args, django: Path, speed) -> list[str]:
+    lines = [
         "",
         f"## Speed on {django.name} ({len(tracked(django))} files)",
         "",
@@ -295,25 +309,51 @@ def write_report(args, django: Path, speed, recall, notes) -> None:
         "| step | loopwright wall (s) | aider wall (s) | speed-up | loopwright CPU (s) | aider CPU (s) |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for name, (ours, ours_cpu), (theirs, theirs_cpu) in speed:
-        lines.append(f"| {name} | {ours:.3f} | {theirs:.3f} | {theirs / ours:.1f}x | {ours_cpu:.2f} | {theirs_cpu:.2f} |")
-    if recall:
+    for name, (ours, ours_cpu), theirs in speed:
+        if theirs is None:
+            lines.append(f"| {name} | {ours:.3f} | - | - | {ours_cpu:.2f} | - |")
+        else:
+            lines.append(f"| {name} | {ours:.3f} | {theirs[0]:.3f} | {theirs[0] / ours:.1f}x | {ours_cpu:.2f} | {theirs[1]:.2f} |")
+    return lines
+
+
+def recall_section(args, outcomes: list[recall.Outcome], notes: list[str]) -> list[str]:
+    tools = ["loopwright"] if args.no_aider else ["loopwright", "aider"]
+    source = (
+        "full git checkouts at each task's base commit, one work tree per repository moved from task to task (oldest first)"
+        if args.source == "checkout"
+        else "the latest sdist of each task's version series"
+    )
+    lines = [
+        "",
+        f"## Localization recall ({'SWE-bench Lite dev' if args.tasks == 'lite' else 'SWE-bench dev'}, {len(outcomes)} tasks)",
+        "",
+        f"Trees: {source}. Query: the problem statement. **any**: a file changed by the reference patch is listed in the map; "
+        "**all**: every file it changes is (a file the patch creates never can be).",
+        "",
+        *recall.table(outcomes, tools),
+    ]
+    compared = [(o, budget) for o in outcomes for budget, same in o.same_as_fresh.items()]
+    if compared:
+        differing = [f"{o.instance_id}@{budget}" for o, budget in compared if not o.same_as_fresh[budget]]
         lines += [
             "",
-            f"## Localization recall ({'SWE-bench Lite dev' if args.tasks == 'lite' else 'SWE-bench dev'}, {recall[0][2].split('/')[1]} tasks)",
-            "",
-            "Query: the problem statement. Found: a file changed by the reference patch is listed in the map. "
-            + ("The Lite subset is the default: `--tasks full` scores all dev tasks but downloads about 60 sdists." if args.tasks == "lite" else ""),
-            "",
-            "| tool | 1k tokens | 4k tokens |",
-            "| --- | ---: | ---: |",
+            f"**Incremental equals fresh**: {len(compared) - len(differing)} of {len(compared)} maps made with the cache carried over "
+            "from the previous task's checkout were byte for byte the map of a build from nothing"
+            + (f"; differing: {', '.join(differing)}" if differing else "."),
         ]
-        for tool in ("loopwright", "aider"):
-            cells = {budget: f"{found} ({share:.0%})" for name, budget, found, share, _ in recall if name == tool}
-            lines.append(f"| {tool} | {cells[1024]} | {cells[4096]} |")
-        lines += ["", "Trees (latest release of each task's version series):", ""] + [f"- {note}" for note in notes]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    updates = sorted(o.update_s for o in outcomes)
+    warms = sorted(o.warm_s for o in outcomes)
+    if updates:
+        lines += [
+            "",
+            f"loopwright call times over the tasks (median / max): first map after the checkout, index updated "
+            f"{statistics.median(updates):.2f} / {updates[-1]:.2f} s; second map, warm {statistics.median(warms):.2f} / {warms[-1]:.2f} s.",
+        ]
+    present = sum(bool(o.present) for o in outcomes)
+    lines += ["", "### Misses", "", f"{present} of {len(outcomes)} tasks have a gold file at the base commit.", "", *recall.misses(outcomes)]
+    lines += ["Trees:", ""] + [f"- {note}" for note in notes]
+    return lines
 
 
 if __name__ == "__main__":

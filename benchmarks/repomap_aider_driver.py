@@ -1,6 +1,7 @@
 """Drives aider's RepoMap for benchmarks/repomap.py, inside aider's own virtual environment.
 
-Reads one JSON request on stdin and prints one JSON result per job on stdout:
+Reads JSON requests on stdin, one a line, and prints one JSON result per job on stdout, then a line
+`{"done": true}` after each request (so one process can serve a whole sequence of checkouts):
     {"root": str, "files": [relative paths], "fresh": bool,
      "jobs": [{"label": str, "query": str, "tokens": int, "touch": relative path or null}]}
 Token counting is the same four-characters-per-token estimate loopwright uses, so budgets compare.
@@ -42,13 +43,19 @@ def main() -> None:
 
     results = sys.stdout
     sys.stdout = sys.stderr  # aider reports progress and warnings on stdout; keep that stream for results
-    request = json.load(sys.stdin)
+    io = InputOutput(yes=True, pretty=False, fancy_input=False)
+    for line in iter(sys.stdin.readline, ""):
+        if line.strip():
+            serve(json.loads(line), io, results, RepoMap)
+            print(json.dumps({"done": True}), file=results, flush=True)
+
+
+def serve(request: dict, io, results, RepoMap) -> None:
     root = request["root"]
     files = request["files"]
     if request.get("fresh"):
         shutil.rmtree(os.path.join(root, ".aider.tags.cache.v4"), ignore_errors=True)
     absolute = [os.path.join(root, f) for f in files]
-    io = InputOutput(yes=True, pretty=False, fancy_input=False)
     for job in request["jobs"]:
         if job.get("touch"):
             os.utime(os.path.join(root, job["touch"]))

@@ -38,7 +38,7 @@ def render_map(root: Path, query: str = "", tokens: int = 1024, progress: Progre
         raise RepoMapError(f"token budget must be positive, got {tokens}")
     index = RepoIndex.open(root, progress=progress)
     ranking = rank(index.graph, index.idents, index.ident_shape, query)
-    return render(index.root, index.graph, ranking.items, tokens)
+    return render(index.root, index.graph, ranking, tokens)
 
 
 def initial_map(root: Path, task: str, tokens: int = 1024, progress: Progress | None = None) -> str:

@@ -1,7 +1,9 @@
 """The repository's tags and its definition/reference graph, kept up to date incrementally.
 
-Tags are stored by content key, so a file is parsed again only when its bytes change; the graph
-arrays are rebuilt from the stored tags (cheap, vectorised) only when some file changed.
+Tags are stored by content key and the kind of file a path names (its grammar, a binary extension, or
+text), so a file is parsed again only when its bytes change; the graph arrays are rebuilt from the stored
+tags (cheap, vectorised) only when some file changed. An update keeps exactly what a build from nothing
+would make: tests/test_repomap_incremental.py checks that over random edit sequences.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 from loopwright.repomap import store as store_io
 from loopwright.repomap.changes import FileState, scan
 from loopwright.repomap.languages import language_for, looks_binary
+from loopwright.repomap.roles import secondary_mask
 from loopwright.repomap.tags import FileTags, extract_batch
 
 Progress = Callable[[int, int], None]
@@ -49,7 +52,10 @@ class Graph:
 
     paths: list[str]
     keys: list[str]
+    """Each file's slot (see `slot`): what its tags are stored under."""
     has_tags: np.ndarray
+    secondary: np.ndarray
+    """Tests, fixtures, generated and vendored files (see roles): ranked below the code unless asked for."""
     ref_offsets: np.ndarray
     ref_file: np.ndarray
     ref_ident: np.ndarray
@@ -72,7 +78,7 @@ class Store:
     fingerprint: str
     files: dict[str, FileState] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)
-    """Content key -> PATH_ONLY or BINARY, for files that have no tags."""
+    """Slot -> PATH_ONLY or BINARY, for files that have no tags."""
     idents: list[str] = field(default_factory=list)
     ident_shape: list[float] = field(default_factory=list)
     """Query-independent weight of each identifier, from its spelling alone."""
@@ -100,6 +106,7 @@ class RepoIndex:
         before = store.files
         files, stamps = scan(root, before, store.stamps)
         changed = [path for path, state in files.items() if (before.get(path) or _NO_STATE).key != state.key]
+        slots = {path: slot(path, state.key) for path, state in files.items()}
         old = store.graph
         if old is not None and not changed and len(files) == len(before):
             if stamps != store.stamps or any(before[path] != state for path, state in files.items()):
@@ -107,27 +114,35 @@ class RepoIndex:
                 store_io.save(root, store)  # a touched file: saving its new stat spares hashing it next time
             return cls(root, store, [])
         known = {key: number for number, key in enumerate(old.keys)} if old is not None else {}
-        pending = sorted(path for path in changed if files[path].key not in known and files[path].key not in store.kinds)
-        parsed = _fill(root, store, files, pending, progress, workers)
+        pending = sorted(path for path in changed if slots[path] not in known and slots[path] not in store.kinds)
+        parsed = _fill(root, store, slots, pending, progress, workers)
         store.files, store.stamps = files, stamps
-        store.graph = _build_graph(files, store.kinds, old, known, parsed)
-        live = {state.key for state in files.values()}
+        store.graph = _build_graph(slots, store.kinds, old, known, parsed)
+        live = set(slots.values())
         store.kinds = {key: kind for key, kind in store.kinds.items() if key in live}
         store_io.save(root, store)
         return cls(root, store, pending)
 
 
-def _fill(root: Path, store: Store, files: dict[str, FileState], pending: list[str], progress: Progress | None, workers: int | None) -> dict[str, Tags]:
-    """Classifies the files whose content key is new and parses those with a grammar."""
-    jobs: dict[str, str] = {}  # content key -> one path with that content
+def slot(path: str, key: str) -> str:
+    """What a file's tags are stored under: its content key and what its name says about it. Two files with
+    the same bytes share tags only when they are read the same way (an empty `__init__.py` has tags, an
+    empty `README.md` has none)."""
+    kind = language_for(path) or (BINARY if looks_binary(path) else "")
+    return f"{kind}:{key}"
+
+
+def _fill(root: Path, store: Store, slots: dict[str, str], pending: list[str], progress: Progress | None, workers: int | None) -> dict[str, Tags]:
+    """Classifies the files whose slot is new and parses those with a grammar."""
+    jobs: dict[str, str] = {}  # slot -> one path with that content
     unknown: dict[str, str] = {}  # files without a grammar: text or binary, to be told by their first bytes
     for path in pending:
-        key = files[path].key
+        key = slots[path]
         if key in jobs or key in unknown or key in store.kinds:
             continue
         if looks_binary(path):
             store.kinds[key] = BINARY
-        elif language_for(path) is None or key.startswith("stat:"):
+        elif language_for(path) is None or key.partition(":")[2].startswith("stat:"):
             unknown[key] = path
         else:
             jobs[key] = path
@@ -217,10 +232,10 @@ def _shape_weight(name: str) -> float:
     return 1.0
 
 
-def _build_graph(files: dict[str, FileState], kinds: dict[str, str], old: Graph | None, known: dict[str, int], parsed: dict[str, Tags]) -> Graph:
+def _build_graph(slots: dict[str, str], kinds: dict[str, str], old: Graph | None, known: dict[str, int], parsed: dict[str, Tags]) -> Graph:
     """The graph of the current files: unchanged files' rows are gathered from the old graph in bulk."""
-    paths = sorted(path for path, state in files.items() if kinds.get(state.key) != BINARY)
-    keys = [files[path].key for path in paths]
+    paths = sorted(path for path, key in slots.items() if kinds.get(key) != BINARY)
+    keys = [slots[path] for path in paths]
     source = np.full(len(paths), -1, dtype=np.int64)  # old file number whose rows a file reuses
     fresh: list[tuple[int, Tags]] = []
     for number, key in enumerate(keys):
@@ -249,13 +264,15 @@ def _build_graph(files: dict[str, FileState], kinds: dict[str, str], old: Graph 
     ref_offsets = np.concatenate([[0], np.cumsum(np.bincount(ref_file, minlength=len(paths)))]).astype(np.int64)
     def_offsets = np.concatenate([[0], np.cumsum(np.bincount(def_file, minlength=len(paths)))]).astype(np.int64)
     has_tags = np.zeros(len(paths), dtype=bool)
-    has_tags[copied] = True
+    if old is not None and len(copied):
+        has_tags[copied] = old.has_tags[source[copied]]  # a docs or config file carried over still has no tags
     has_tags[[number for number, _ in fresh]] = True
     local_parent = def_columns[4]
     return Graph(
         paths=paths,
         keys=keys,
         has_tags=has_tags,
+        secondary=secondary_mask(paths),
         ref_offsets=ref_offsets,
         ref_file=ref_file,
         ref_ident=ref_columns[1],

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from loopwright.repomap.index import Graph
+from loopwright.repomap.roles import is_secondary
 
 DAMPING = 0.85
 TOLERANCE = 1e-5
@@ -20,17 +21,27 @@ TOLERANCE = 1e-5
 MAX_ITERATIONS = 30
 FILE_RANK_SHARE = 0.3
 """How much of a file's own rank is spread over its definitions, so unreferenced ones still order sensibly."""
+SECONDARY_WEIGHT = 0.05
+"""Tests, fixtures and generated files the query does not point at weigh this much of what code weighs."""
+PATH_WORD_WEIGHT = 0.3
+PATH_WORD_MAX_FILES = 6
+"""A word of the query that is part of at most this many file names (`rle` in `rle_handler.py`) personalizes them."""
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PATHLIKE = re.compile(r"[\w\-./\\]+")
+_NAME_PART = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+"""Parts of a name: `rle_handler` -> rle, handler; `RLEHandler` -> RLE, Handler."""
 
 
 @dataclass(frozen=True)
 class Ranking:
     items: np.ndarray
     """Definition indices (>= 0) and path-only files (-1 - file number), best first."""
-    file_rank: np.ndarray
-    mentioned_files: frozenset[int]
+    files: np.ndarray
+    """File numbers in the order the map gives them a place: files the query names by path or module
+    first, then by score; files without a place in the ranking (score 0) are left out."""
+    file_score: np.ndarray
+    named_files: frozenset[int]
     mentioned_idents: frozenset[int]
 
 
@@ -38,13 +49,14 @@ def rank(graph: Graph, idents: list[str], ident_shape: list[float], query: str) 
     """`ident_shape[i]` is identifier i's query-independent weight (see index._shape_weight)."""
     n_files, n_idents = len(graph.paths), len(idents)
     ndefs = np.bincount(graph.def_ident, minlength=n_idents).astype(np.float64)
-    files = _mentioned_files(graph.paths, graph.stems, query)
+    named, by_word, pointed = _mentioned_files(graph, query)
     ids = {name: i for i, name in enumerate(idents)}
     mentioned = sorted(i for i in (ids.get(w) for w in set(_WORD.findall(query)) if len(w) >= 3) if i is not None and ndefs[i] > 0)
     emphasis = np.ones(n_idents)
     for i in mentioned:
         emphasis[i] = _emphasis(idents[i])
-    personal = _personalization(graph, n_files, files, mentioned, ndefs, emphasis)
+    demote = np.where(_demoted(graph, n_idents, pointed, mentioned, emphasis), SECONDARY_WEIGHT, 1.0)
+    personal = _personalization(graph, n_files, named | by_word, mentioned, ndefs, emphasis, demote, _path_word_files(graph.stems, query))
     weight = _ident_weights(np.asarray(ident_shape, dtype=np.float64), ndefs) * emphasis
     value = np.sqrt(graph.ref_count.astype(np.float64)) * weight[graph.ref_ident]
     x, inflow = _pagerank(graph, n_files, n_idents, value, ndefs, personal)
@@ -53,15 +65,35 @@ def rank(graph: Graph, idents: list[str], ident_shape: list[float], query: str) 
     share = np.divide(x[graph.def_file], file_mass[graph.def_ident], out=np.zeros(len(graph.def_file)), where=file_mass[graph.def_ident] > 0)
     defs_per_file = np.bincount(graph.def_file, minlength=n_files).astype(np.float64)
     own = FILE_RANK_SHARE * x[graph.def_file] / np.maximum(defs_per_file[graph.def_file], 1.0)
-    def_score = (inflow[graph.def_ident] * share + own) * emphasis[graph.def_ident]
+    def_score = (inflow[graph.def_ident] * share + own) * emphasis[graph.def_ident] * demote[graph.def_file]
+    file_score = x * demote
 
     path_only = np.flatnonzero(~graph.has_tags)
-    scores = np.concatenate([def_score, FILE_RANK_SHARE * x[path_only]])
+    scores = np.concatenate([def_score, FILE_RANK_SHARE * file_score[path_only]])
     item_ids = np.concatenate([np.arange(len(def_score)), -1 - path_only])
     tie_file = np.concatenate([graph.def_file, path_only])
     tie_line = np.concatenate([graph.def_line, np.zeros(len(path_only), dtype=np.int32)])
     order = np.lexsort((tie_line, tie_file, -scores))
-    return Ranking(item_ids[order], x, frozenset(files), frozenset(mentioned))
+    first = np.zeros(n_files)
+    first[sorted(named)] = 1.0
+    files = np.lexsort((np.arange(n_files), -file_score, -first))
+    return Ranking(item_ids[order], files[file_score[files] > 0], file_score, frozenset(named), frozenset(mentioned))
+
+
+def _demoted(graph: Graph, n_idents: int, pointed_files: set[int], mentioned: list[int], emphasis: np.ndarray) -> np.ndarray:
+    """Secondary files (tests, fixtures, generated) the query does not point at: not named, and not the
+    only definers of a code-shaped name it mentions (`test_parse_config` points at its test; `parse_config`,
+    defined in the code too, does not; nor does a plain word such as `project`)."""
+    demoted = graph.secondary.copy()
+    if not demoted.any():
+        return demoted
+    demoted[sorted(pointed_files)] = False
+    if mentioned:
+        in_code = np.bincount(graph.def_ident[~graph.secondary[graph.def_file]], minlength=n_idents)
+        only_secondary = [i for i in mentioned if in_code[i] == 0 and emphasis[i] > 2.0]
+        if only_secondary:
+            demoted[graph.def_file[np.isin(graph.def_ident, only_secondary)]] = False
+    return demoted
 
 
 def _emphasis(name: str) -> float:
@@ -76,14 +108,18 @@ def _ident_weights(shape: np.ndarray, ndefs: np.ndarray) -> np.ndarray:
     return weight
 
 
-def _personalization(graph: Graph, n_files: int, files: set[int], mentioned: list[int], ndefs: np.ndarray, emphasis: np.ndarray) -> np.ndarray:
+def _personalization(
+    graph: Graph, n_files: int, files: set[int], mentioned: list[int], ndefs: np.ndarray, emphasis: np.ndarray, demote: np.ndarray, path_words: dict[int, float]
+) -> np.ndarray:
     personal = np.zeros(n_files)
-    for number in files:
-        personal[number] += 1.0
+    for number, weight in sorted(path_words.items()):
+        personal[number] += weight
+    personal[sorted(files)] = 1.0  # a file the query names weighs 1, whatever else matched it
     if mentioned:
         pick = np.isin(graph.def_ident, mentioned)
         chosen = graph.def_ident[pick]
         np.add.at(personal, graph.def_file[pick], emphasis[chosen] / 10.0 / ndefs[chosen])
+    personal *= demote
     total = personal.sum()
     if total <= 0:
         return np.full(n_files, 1.0 / max(n_files, 1))
@@ -110,18 +146,53 @@ def _pagerank(graph: Graph, n_files: int, n_idents: int, value: np.ndarray, ndef
     return x, per_def * ndefs
 
 
-def _mentioned_files(paths: list[str], by_stem: dict[str, list[int]], query: str) -> set[int]:
-    """Files named in the query by path, by path suffix, by dotted module name, or by their bare stem."""
-    found: set[int] = set()
-    words = set(_WORD.findall(query))
+def _mentioned_files(graph: Graph, query: str) -> tuple[set[int], set[int], set[int]]:
+    """Files the query names by path, path suffix or dotted module name; files it names by bare stem; and
+    of the tests and fixtures among them, those it points at.
+
+    A bare file name that only tests or fixtures have (`pyproject.toml`, `format`) is taken as the user's
+    own file, not as pointing at the fixture: such a match counts as a stem match, and does not lift the
+    test above the code, unless the name itself is a test's (`test_config.py`).
+    """
+    paths, by_stem = graph.paths, graph.stems
+    named: set[int] = set()
+    by_word: set[int] = set()
+    pointed: set[int] = set()
     for token in set(_PATHLIKE.findall(query.replace("\\", "/"))):
         token = token.strip("./-")
         if "/" in token or "." in token:
-            found |= _path_matches(token, paths, by_stem)
-    for word in words:
+            for number in _path_matches(token, paths, by_stem):
+                bare = "/" not in token and paths[number].rsplit("/", 1)[-1] == token
+                if bare and graph.secondary[number] and not is_secondary(token):
+                    by_word.add(number)
+                else:
+                    named.add(number)
+                    pointed.add(number)
+    for word in set(_WORD.findall(query)):
         # A bare word only counts as a file mention when it names few files (`irradiance`, not `utils`).
         if len(word) >= 4 and 0 < len(by_stem.get(word, ())) <= 3:
-            found.update(by_stem[word])
+            by_word.update(by_stem[word])
+            if is_secondary(word + ".py"):
+                pointed.update(by_stem[word])
+    return named, by_word, pointed
+
+
+def _path_word_files(by_stem: dict[str, list[int]], query: str) -> dict[int, float]:
+    """Files whose name has a word of the query as one of its parts (`RLE` and `rle_handler.py`), weighted
+    down by how many files share that part; words in many names (`data`, `test`) count for nothing."""
+    words = {word.lower() for word in _NAME_PART.findall(query) if len(word) >= 3}
+    if not words:
+        return {}
+    holders: dict[str, list[int]] = {}
+    for stem, numbers in by_stem.items():
+        parts = {part.lower() for part in _NAME_PART.findall(stem)}
+        for part in sorted(parts & words):  # a fixed order: float sums must not depend on the hash seed
+            holders.setdefault(part, []).extend(numbers)
+    found: dict[int, float] = {}
+    for numbers in holders.values():
+        if len(numbers) <= PATH_WORD_MAX_FILES:
+            for number in numbers:
+                found[number] = found.get(number, 0.0) + PATH_WORD_WEIGHT / len(numbers)
     return found
 
 

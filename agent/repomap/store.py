@@ -25,8 +25,8 @@ from loopwright.repomap.languages import queries_fingerprint
 if TYPE_CHECKING:
     from loopwright.repomap.index import Graph, Store
 
-FORMAT = 3
-"""Bumped whenever the stored shape changes."""
+FORMAT = 4
+"""Bumped whenever the stored shape changes, or what is derived when storing (such as roles.py's rules)."""
 CACHE_FILE = "index.npz"
 _META = "meta"
 
@@ -125,7 +125,7 @@ def _graph(plain: dict[str, Any], arrays: dict[str, np.ndarray], ident_count: in
     files = len(graph.paths)
     refs, defs = len(graph.ref_file), len(graph.def_file)
     consistent = (
-        len(graph.keys) == files == len(graph.has_tags) == len(graph.ref_offsets) - 1 == len(graph.def_offsets) - 1
+        len(graph.keys) == files == len(graph.has_tags) == len(graph.secondary) == len(graph.ref_offsets) - 1 == len(graph.def_offsets) - 1
         and len(graph.ref_ident) == len(graph.ref_count) == refs
         and len(graph.def_ident) == len(graph.def_line) == len(graph.def_signature_end) == len(graph.def_parent) == defs
         and all(_within(array, bound) for array, bound in ((graph.ref_file, files), (graph.def_file, files), (graph.ref_ident, ident_count), (graph.def_ident, ident_count)))
