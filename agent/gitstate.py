@@ -473,6 +473,14 @@ def _remove_file(top: Path, path: str) -> None:
         parent = parent.parent
 
 
+def head_date(root: Path) -> str:
+    """The committer date of HEAD (ISO 8601), or "" outside git or before the first commit."""
+    repo = open_repo(root)
+    if repo is None or not repo.head.is_valid():
+        return ""
+    return repo.head.commit.committed_datetime.isoformat()
+
+
 def file_at(root: Path, commit: str, path: str) -> str | None:
     """A file's text in a commit (path relative to the work tree's top); None when it is not there."""
     repo = open_repo(root)

@@ -60,6 +60,7 @@ def open_sandbox(
         runtime=settings.runtime,
         storage=settings.storage,
         python=settings.python,
+        commit_date=gitstate.head_date(root),
         setup_commands=settings.setup,
         setup_timeout_s=settings.setup_timeout_s,
         fresh_environment=fresh_environment,

@@ -113,6 +113,7 @@ class DockerSandbox:
         runtime: str = "runc",
         storage: str | int = "2g",
         python: str | None = None,
+        commit_date: str = "",
         setup_commands: Sequence[str] = (),
         fresh_environment: bool = False,
     ) -> None:
@@ -147,7 +148,7 @@ class DockerSandbox:
                 guard = pool.submit(WorkspaceGuard, self.host_root, self._storage, self._read_only)
                 start_image = _require_image(self._client, image)
                 if install_dependencies:
-                    start_image = self._environment(start_image, python, tuple(setup_commands), setup_timeout_s, fresh_environment)
+                    start_image = self._environment(start_image, python, commit_date, tuple(setup_commands), setup_timeout_s, fresh_environment)
                 elif python:
                     from loopwright.sandboxes.envimage import choose_python
 
@@ -261,7 +262,7 @@ class DockerSandbox:
             volumes[str(path)] = {"bind": f"{WORKDIR}/{relative}", "mode": "ro"}
         return volumes
 
-    def _environment(self, base: str, python: str | None, commands: tuple[str, ...], timeout_s: float, fresh: bool) -> str:
+    def _environment(self, base: str, python: str | None, commit_date: str, commands: tuple[str, ...], timeout_s: float, fresh: bool) -> str:
         """The setup phase: the project's environment image, made now or found in the cache."""
         from loopwright.sandboxes.envimage import prepare
 
@@ -270,6 +271,7 @@ class DockerSandbox:
             self.host_root,
             image=base,
             python=python,
+            commit_date=commit_date,
             setup_commands=commands,
             timeout_s=timeout_s,
             start=lambda name: self._start(name, network=True, user="0:0", runtime=SETUP_RUNTIME, mount=False),

@@ -24,7 +24,7 @@ import docker.errors
 
 from loopwright.sandboxes.base import OutputCap, SandboxError
 from loopwright.sandboxes.docker_exec import run_exec
-from loopwright.sandboxes.envplan import NOTHING, EnvPlan, is_python_project, make_plan
+from loopwright.sandboxes.envplan import NOTHING, EnvPlan, is_python_project, make_plan, resolution_date
 from loopwright.sandboxes.envreport import Failure, SetupReport
 from loopwright.sandboxes.envsetup import VENV, SetupContainer, SetupFailed, finish, run_setup
 from loopwright.sandboxes.project import read_project
@@ -81,14 +81,14 @@ def python_candidates(client, image: str) -> list[Candidate]:
     return sorted(found.values(), key=lambda c: c.key)
 
 
-def choose_python(client, root: Path, image: str, requested: str | None) -> tuple[PythonChoice, PythonHints]:
+def choose_python(client, root: Path, image: str, requested: str | None, commit_date: str = "") -> tuple[PythonChoice, PythonHints]:
     """The sandbox image with the project's Python; SandboxError (one line) when the asked one cannot be had."""
     hints = read_hints(root, read_project(root))
     candidates = python_candidates(client, image)
     if not candidates:
         raise SandboxError(f"sandbox image {image} not found; run `loopwright sandbox build`")
     try:
-        return choose(candidates, hints, requested), hints
+        return choose(candidates, hints, requested, commit_date), hints
     except PythonChoiceError as error:
         raise SandboxError(str(error)) from None
 
@@ -114,11 +114,12 @@ def prepare(
     session_id: str,
     progress: Callable[[str], None],
     fresh: bool = False,
+    commit_date: str = "",
     output_limit: int = 64_000,
 ) -> tuple[str, SetupReport, bool]:
     """(image to start the session from, its report, whether that image lasts only for this session)."""
     started = time.monotonic()
-    choice, hints = choose_python(client, root, image, python)
+    choice, hints = choose_python(client, root, image, python, commit_date)
     base = choice.candidate.image
     decisions = tuple(hints.notes)
     if not is_python_project(root) and not setup_commands:
@@ -127,7 +128,7 @@ def prepare(
             decisions=(*decisions, "no dependency files: the image's own Python and pytest are used"), cached=True,
         )
         return base, report, False
-    plan = make_plan(root, show(choice.candidate.key), setup_commands)
+    plan = make_plan(root, show(choice.candidate.key), setup_commands, as_of=resolution_date(commit_date))
     base_id = client.images.get(base).id
     tag = f"{ENV_REPOSITORY}:{plan.cache_key(base_id, choice.candidate.version)}"
     if not fresh:

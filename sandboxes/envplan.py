@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from loopwright.sandboxes import hostfs
 from loopwright.sandboxes.deps import RequirementFile, Staged, ToxEnv, choose_files, find_requirement_files, read_tox, requirement_name, stage
 from loopwright.sandboxes.project import MANIFEST_BYTES, Project, normalize, read_project, source_roots, top_level_packages
 
-RECIPE_VERSION = "3"
+RECIPE_VERSION = "4"
 """Bump when the setup recipe changes, so environments built by an older one are not reused."""
 FULL, TESTS, PROJECT, NOTHING = "project+tests", "tests", "project", "nothing"
 FALLBACKS = (FULL, TESTS, PROJECT, NOTHING)
@@ -69,6 +70,8 @@ class EnvPlan:
     """Import names of the project's own code (to check that tests import it from the workspace)."""
     defining: dict[str, bytes] = field(default_factory=dict)
     """Every file that shapes the environment, with its content: part of the cache key."""
+    as_of: str = ""
+    """Resolve dependencies as they were at this moment first (see `resolution_date`); "" for the newest."""
 
     def cache_key(self, base_image_id: str, python: str) -> str:
         """12 hex digits that change with anything that changes what the setup phase would make."""
@@ -80,6 +83,7 @@ class EnvPlan:
         for step in self.steps:
             digest.update(repr(step).encode())
         digest.update("\0".join(self.setup_commands).encode())
+        digest.update(f"\0as of {self.as_of}".encode())
         return digest.hexdigest()[:12]
 
 
@@ -90,8 +94,22 @@ def is_python_project(root: Path) -> bool:
     return bool(find_requirement_files(root))
 
 
-def make_plan(root: Path, python: str = "", setup_commands: tuple[str, ...] = ()) -> EnvPlan:
-    """The environment for `root`'s tests on Python `python` (major.minor)."""
+def resolution_date(commit_date: str) -> str:
+    """The moment dependencies are resolved as of for a commit made at `commit_date`: the start of the next
+    month (UTC), so that commits of one month share an environment; "" when the date is unknown.
+
+    The project's tests were written against the versions of their time: a newer release that dropped an
+    argument or a feature (click's `mix_stderr`, pytest's nose support) fails them though nothing is wrong."""
+    try:
+        when = datetime.fromisoformat(commit_date.replace("Z", "+00:00")).astimezone(timezone.utc)
+    except ValueError:
+        return ""
+    year, month = (when.year + 1, 1) if when.month == 12 else (when.year, when.month + 1)
+    return f"{year:04d}-{month:02d}-01T00:00:00Z"
+
+
+def make_plan(root: Path, python: str = "", setup_commands: tuple[str, ...] = (), as_of: str = "") -> EnvPlan:
+    """The environment for `root`'s tests on Python `python` (major.minor), resolved as of `as_of` first."""
     project = read_project(root)
     decisions: list[str] = list(project.notes)
     files = find_requirement_files(root)
@@ -136,6 +154,7 @@ def make_plan(root: Path, python: str = "", setup_commands: tuple[str, ...] = ()
         setup_commands=tuple(setup_commands),
         packages=top_level_packages(root),
         defining=_defining(root, [f.path for f in files] + list(staged.lines)),
+        as_of=as_of,
     )
 
 

@@ -3,7 +3,8 @@
 Like a person setting up a checkout: make a virtual environment without the system's site-packages
 (so nothing in the image shadows the repository's code), install the plan's first step with uv (pip
 when uv cannot be had), and when it fails read why, leave out a requirement that cannot be installed
-and try again, resolve as of the commit's date when the newest versions fail, and else fall back to
+and try again. Dependencies are resolved as of the commit's date first (the versions the tests were
+written against, see envplan.resolution_date), the newest versions when that fails; else fall back to
 the next step. Then the project's setup commands, and a check that pytest collects the tests of a
 pristine copy of the repository (the same files the agent phase mounts).
 
@@ -105,15 +106,15 @@ def run_setup(box: SetupContainer, plan: EnvPlan, copy: BinaryIO, *, deadline: f
     result.python = made.output.strip().splitlines()[-1]
     installer = _Installer.make(box, clock, progress)
     result.installer = installer.name
-    commit_date = _commit_date(box) if installer.dates else ""
+    as_of = plan.as_of if installer.dates else ""
     _stage(box, plan.staged)
-    _ladder(box, plan, installer, clock, result, progress, commit_date)
+    _ladder(box, plan, installer, clock, result, progress, (as_of, "") if as_of else ("",))
     if result.usable:
         _setup_commands(box, plan.setup_commands, clock, result, progress)
     if result.usable:
         _collect(box, clock, result, progress)
-        if result.collection_errors and commit_date and installer.dates and not result.resolved_as_of:
-            _retry_as_of(box, plan, installer, clock, result, progress, commit_date)
+        if result.collection_errors and result.resolved_as_of:
+            _retry_newest(box, plan, installer, clock, result, progress)
         result.packages = _packages(box)
     return result
 
@@ -160,11 +161,13 @@ class _Installer:
         return f"cd {WORKDIR} && " + " ".join(words)
 
 
-def _ladder(box, plan: EnvPlan, installer: _Installer, clock: _Clock, result: SetupResult, progress, commit_date: str, as_of: str = "") -> None:
-    """Install the first step that can be installed, trying each a few ways (see MAX_TRIES)."""
+def _ladder(box, plan: EnvPlan, installer: _Installer, clock: _Clock, result: SetupResult, progress, dates: tuple[str, ...]) -> None:
+    """Install the first step that can be installed, trying each a few ways (see MAX_TRIES): resolved as of each
+    of `dates` in turn ("" is the newest versions) when the one before fails."""
     for step in plan.steps:
         staged, requirements, left_out = plan.staged, list(step.requirements), []
-        when, newest_failed = as_of, []
+        later = list(dates[1:])
+        when, first_failed = dates[0], []
         for _ in range(MAX_TRIES):
             if clock.left() < MIN_STEP_S:
                 result.failures.append(Failure("the setup phase", "ran out of time", step.level))
@@ -174,14 +177,14 @@ def _ladder(box, plan: EnvPlan, installer: _Installer, clock: _Clock, result: Se
             progress(f"installing ({step.level}{f', as of {when}' if when else ''}): {current.describe()}")
             ran = box.run(installer.command(current, when), clock.left(), INSTALL_ENV)
             if ran.exit_code == 0 and not ran.timed_out:
-                if when and not as_of:
-                    result.notes += [f"with the newest versions: {failure.line()}" for failure in newest_failed]
+                tried = f"as of {dates[0]}" if dates[0] else "with the newest versions"
+                result.notes += [f"{tried}: {failure.line()}" for failure in first_failed]
                 _installed(box, current, when, left_out, result)
                 return
             label = step.level + (f", as of {when}" if when else "")
             failures = [Failure("the installer", f"timed out after {ran.duration_s:.0f}s", label)] if ran.timed_out else parse_failures(ran.output, label)
             if ran.timed_out or any(f.network for f in failures):
-                result.failures += newest_failed + failures
+                result.failures += first_failed + failures
                 result.keep = False
                 return
             droppable = _droppable(failures, staged, requirements, plan)
@@ -192,10 +195,10 @@ def _ladder(box, plan: EnvPlan, installer: _Installer, clock: _Clock, result: Se
                 left_out.append(droppable)
                 _stage(box, staged)
                 continue
-            if commit_date and not when:
-                newest_failed, when = failures, commit_date
+            if later:
+                first_failed, when = failures, later.pop(0)
                 continue
-            result.failures += newest_failed + failures
+            result.failures += first_failed + failures
             break
         _stage(box, plan.staged)
 
@@ -225,26 +228,26 @@ def _installed(box, step: InstallStep, as_of: str, left_out: list[str], result: 
         result.failures.append(Failure("pytest", "not importable in the environment after the install", step.level))
 
 
-def _retry_as_of(box, plan: EnvPlan, installer: _Installer, clock: _Clock, result: SetupResult, progress, date: str) -> None:
-    """Tests fail to collect with the newest versions: build the environment again as of the commit's date, keep the better."""
-    newest = f"with the newest versions {result.collection_errors} test modules failed to collect"
-    progress(f"{newest}; trying the dependencies as of {date}")
+def _retry_newest(box, plan: EnvPlan, installer: _Installer, clock: _Clock, result: SetupResult, progress) -> None:
+    """Tests fail to collect with the versions of the commit's date: build the environment again with the newest
+    versions, keep the better (a tie goes to the commit's date, whose versions the tests were written against)."""
+    dated = f"as of {result.resolved_as_of} {result.collection_errors} test modules failed to collect"
+    progress(f"{dated}; trying the newest versions")
     trial = SetupResult(python=result.python, installer=result.installer)
     _fresh_venv(box)
-    _ladder(box, plan, installer, clock, trial, progress, date, as_of=date)
+    _ladder(box, plan, installer, clock, trial, progress, ("",))
     if trial.usable:
         _setup_commands(box, plan.setup_commands, clock, trial, progress)
         _collect(box, clock, trial, progress)
-    # A tie goes to the commit's date: the project's tests were written against what was current then.
-    if trial.usable and trial.collected is not None and (trial.collection_errors or 0, -trial.collected) <= (result.collection_errors or 0, -(result.collected or 0)):
-        trial.notes = result.notes + trial.notes + [newest]
+    if trial.usable and trial.collected is not None and (trial.collection_errors or 0, -trial.collected) < (result.collection_errors or 0, -(result.collected or 0)):
+        trial.notes = result.notes + trial.notes + [dated]
         vars(result).update(vars(trial))
         return
     outcome = f"{trial.collected} tests, {trial.collection_errors} collection errors" if trial.collected is not None else "no collection"
-    result.notes.append(f"as of {date} ({outcome}) the tests collected worse; the newest versions were kept")
+    result.notes.append(f"with the newest versions ({outcome}) the tests collected no better; the versions as of {result.resolved_as_of} were kept")
     _fresh_venv(box)
     again = SetupResult(python=result.python, installer=result.installer)
-    _ladder(box, plan, installer, clock, again, progress, "")
+    _ladder(box, plan, installer, clock, again, progress, (result.resolved_as_of,))
     if again.usable:
         _setup_commands(box, plan.setup_commands, clock, again, progress)
     result.usable = again.usable
@@ -307,12 +310,6 @@ def _packages(box) -> list[str]:
     script = "import importlib.metadata as m; print('\\n'.join(sorted({d.metadata['Name'] + '==' + d.version for d in m.distributions()})))"
     ran = box.run(f"{VENV}/bin/python -c {shlex.quote(script)}", 60, None)
     return [one_line(line, 80) for line in ran.output.splitlines() if "==" in line][:2000] if ran.exit_code == 0 else []
-
-
-def _commit_date(box) -> str:
-    ran = box.run(f"git -C {WORKDIR} log -1 --format=%cI 2>/dev/null", 30, None)
-    text = ran.output.strip()
-    return text if ran.exit_code == 0 and re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:]+([+-]\d\d:\d\d|Z)", text) else ""
 
 
 def _stage(box, staged: Staged) -> None:

@@ -16,6 +16,7 @@ import itertools
 import os
 import re
 import tomllib
+from datetime import datetime, timedelta
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,8 +113,31 @@ def read_hints(root: Path, project: Project) -> PythonHints:
     return hints
 
 
-def choose(candidates: list[Candidate], hints: PythonHints, requested: str | None = None) -> PythonChoice:
-    """The interpreter the tests run on; PythonChoiceError when `requested` cannot be had."""
+RELEASED = {(3, 7): "2018-06-27", (3, 8): "2019-10-14", (3, 9): "2020-10-05", (3, 10): "2021-10-04", (3, 11): "2022-10-24", (3, 12): "2023-10-02", (3, 13): "2024-10-07", (3, 14): "2025-10-07"}
+"""Release dates of CPython versions: a version counts as current at a commit half a year after its release,
+when the project's dependencies had wheels for it."""
+SETTLED_DAYS = 183
+
+
+def current_at(candidates: list[Candidate], date: str) -> list[Candidate]:
+    """The candidates that had been out for half a year at `date` (ISO 8601); the oldest one when none had; all
+    of them when the date is unknown."""
+    try:
+        when = datetime.fromisoformat(date.replace("Z", "+00:00")).date()
+    except ValueError:
+        return candidates
+    settled = [c for c in candidates if c.key in RELEASED and datetime.fromisoformat(RELEASED[c.key]).date() + timedelta(days=SETTLED_DAYS) <= when]
+    unknown = [c for c in candidates if c.key not in RELEASED]
+    if settled or unknown:
+        return settled + unknown
+    return [min(candidates, key=lambda c: c.key)] if candidates else candidates
+
+
+def choose(candidates: list[Candidate], hints: PythonHints, requested: str | None = None, as_of: str = "") -> PythonChoice:
+    """The interpreter the tests run on; PythonChoiceError when `requested` cannot be had.
+
+    Without a pin, the newest Python the project allows that was current at the commit's date (`as_of`): an
+    old commit's dependencies, resolved as of that date, have wheels for the Python of their time."""
     if not candidates:
         raise PythonChoiceError("no sandbox image found; run `loopwright sandbox build`")
     ordered = sorted(candidates, key=lambda c: c.key)
@@ -121,6 +145,16 @@ def choose(candidates: list[Candidate], hints: PythonHints, requested: str | Non
         return _requested(ordered, requested)
     specifier = hints.specifier()
     allowed = [c for c in ordered if specifier is None or _satisfies(c, specifier)]
+    if as_of and allowed and not hints.pin:
+        dated = current_at(allowed, as_of)
+        if len(dated) < len(allowed):
+            chosen = _choose_allowed(ordered, dated, hints, specifier)
+            later = ", ".join(c.version for c in allowed if c not in dated)
+            return PythonChoice(chosen.candidate, f"{chosen.reason}; {later} came out too late for the commit's date ({as_of[:10]})")
+    return _choose_allowed(ordered, allowed, hints, specifier)
+
+
+def _choose_allowed(ordered: list[Candidate], allowed: list[Candidate], hints: PythonHints, specifier: SpecifierSet | None) -> PythonChoice:
     limit = f"{hints.requires_from} {hints.requires_python}" if specifier is not None else ""
     if not allowed:
         too_old = _satisfies(Candidate("3.99", ""), specifier) and not _satisfies(Candidate("3.0", ""), specifier)

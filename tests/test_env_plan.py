@@ -332,3 +332,68 @@ def test_the_setup_copy_leaves_out_ignored_files_git_config_and_venvs_and_keeps_
     assert not any(name.startswith("workspace/.git/hooks/") for name in members)
     assert b"TOKEN" not in config and b"repositoryformatversion" in config
     assert min(m.mtime for m in members.values()) >= 315532800
+
+
+# -- as of the commit's date ------------------------------------------------------------------------------
+
+
+def test_dependencies_are_resolved_as_of_the_start_of_the_month_after_the_commit():
+    from loopwright.sandboxes.envplan import resolution_date
+
+    assert resolution_date("2021-03-23T22:24:03+00:00") == "2021-04-01T00:00:00Z"
+    assert resolution_date("2023-12-31T23:00:00-05:00") == "2024-02-01T00:00:00Z"  # 2024-01-01 04:00 UTC
+    assert resolution_date("") == "" and resolution_date("yesterday") == ""
+
+
+def test_python_is_the_newest_current_at_the_commits_date():
+    from loopwright.sandboxes.pyversions import Candidate, PythonHints, choose
+
+    have = [Candidate("3.9", "py3.9"), Candidate("3.11", "py3.11"), Candidate("3.13", "py3.13")]
+    hints = PythonHints(requires_python=">=3.6", requires_from="setup.py")
+    assert choose(have, hints, None, "2021-03-23T22:24:03+00:00").candidate.version == "3.9"
+    assert choose(have, hints, None, "2023-06-01T00:00:00+00:00").candidate.version == "3.11"
+    assert choose(have, hints, None, "2025-11-01T00:00:00+00:00").candidate.version == "3.13"
+    assert choose(have, hints, None, "").candidate.version == "3.13"
+    assert choose(have, PythonHints(requires_python=">=3.10", requires_from="pyproject.toml"), None, "2021-03-01").candidate.version == "3.11"
+    assert choose(have, PythonHints(pin=(3, 13)), None, "2021-03-01").candidate.version == "3.13"  # .python-version wins
+    assert choose(have, hints, "3.13", "2021-03-01").candidate.version == "3.13"  # so does --python
+
+
+def test_the_setup_tries_the_commits_date_first_and_the_newest_versions_when_that_fails(tmp_path):
+    import io
+    import time
+
+    from loopwright.sandboxes.base import ExecResult
+    from loopwright.sandboxes.envsetup import SetupContainer, run_setup
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "1"\ndependencies = ["click"]\n[project.optional-dependencies]\ntest = ["pytest"]\n')
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "__init__.py").write_text("")
+    plan = make_plan(tmp_path, "3.11", (), as_of="2021-04-01T00:00:00Z")
+
+    def setup(dated_fails: bool):
+        installs: list[str] = []
+
+        def run(command: str, timeout_s: float, env) -> ExecResult:
+            if "uv --version" in command:
+                return ExecResult(0, "uv 0.9.1\n", 0.1)
+            if "sys.version_info" in command:
+                return ExecResult(0, "3.11.2\n", 0.1)
+            if " pip install " in command and " -e " in command:
+                installs.append(command)
+                if dated_fails and "--exclude-newer" in command:
+                    return ExecResult(1, "  × No solution found when resolving dependencies:\n  ╰─▶ Because there is no version of click==8.3 and you require click==8.3, we can conclude that your requirements are unsatisfiable.\n", 0.1)
+            if "--collect-only" in command:
+                return ExecResult(0, "3 tests collected in 0.01s\n", 0.1)
+            return ExecResult(0, "", 0.1)
+
+        box = SetupContainer(run=run, put=lambda folder, tar: None)
+        return run_setup(box, plan, io.BytesIO(b""), deadline=time.monotonic() + 600, progress=lambda line: None), installs
+
+    dated, installs = setup(dated_fails=False)
+    assert dated.resolved_as_of == "2021-04-01T00:00:00Z" and dated.usable
+    assert len(installs) == 1 and "--exclude-newer" in installs[0] and "2021-04-01T00:00:00Z" in installs[0]
+    newest, installs = setup(dated_fails=True)
+    assert newest.resolved_as_of == "" and newest.usable
+    assert ["--exclude-newer" in command for command in installs] == [True, False]
+    assert any("click==8.3" in note for note in newest.notes)
