@@ -195,7 +195,7 @@ class DockerSandbox:
         except (docker.errors.APIError, requests.RequestException) as error:
             # Most often the container is gone: removed from outside, or its engine stopped.
             raise SandboxError(f"sandbox command could not run: {_one_line(error)}") from None
-        over = None if watch.note else self._guard.check()
+        over = None if watch.note else self._guard.check(result.duration_s)
         if over is None:
             return result
         return replace(result, output=f"{result.output}\n[{over}]\n", exit_code=result.exit_code or 1)

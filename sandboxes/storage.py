@@ -94,20 +94,29 @@ class WorkspaceGuard:
         self.limit = limit
         self._skip = tuple(skip)
         self._free = self._free_now()
+        began = time.monotonic()
         self._start = disk_usage(root, self._skip)
+        self._walk_s = time.monotonic() - began
+        """What an exact measure last cost."""
         self._next_measure = 0.0
         self.grown = 0
         """Growth at the last exact measure."""
 
-    def check(self) -> str | None:
-        """After a command: None while within the limit; past it, a note for the model saying so and what to do."""
-        return self.message() if self.past(self.limit, eager=True) else None
+    def check(self, ran_s: float = 0.0) -> str | None:
+        """After a command that ran `ran_s` seconds: None while within the limit; past it, a note for the model
+        saying so and what to do.
+
+        The free space of a shared disk moves with every other process on it, so space others freed meanwhile
+        can hide the command's growth from the cheap bound; a command that ran ten times longer than an exact
+        measure costs is therefore always measured exactly (at most a tenth more time)."""
+        exact = ran_s >= 10 * self._walk_s
+        return self.message() if self.past(self.limit, eager=True, exact=exact) else None
 
     def watch(self) -> CommandWatch:
         """The watch of one command, for `run_exec`."""
         return CommandWatch(self, self.grown if self.past(self.limit, eager=True) else self.limit)
 
-    def past(self, line: int, *, eager: bool) -> bool:
+    def past(self, line: int, *, eager: bool, exact: bool = False) -> bool:
         """Whether the growth is over `line`: exactly measured only once the cheap bound says it may be.
 
         While a command runs (not `eager`), exact measures take at most a tenth of the time, so a large
@@ -118,14 +127,15 @@ class WorkspaceGuard:
         except OSError:
             # The workspace itself is gone from the host: nothing left to fill.
             return False
-        if bound <= line:
+        if bound <= line and not exact:
             return False
         now = time.monotonic()
         if not eager and now < self._next_measure:
             return False
         self._free = self._free_now()
         self.grown = disk_usage(self.root, self._skip) - self._start
-        self._next_measure = now + 10 * (time.monotonic() - now)
+        self._walk_s = time.monotonic() - now
+        self._next_measure = now + 10 * self._walk_s
         return self.grown > line
 
     def message(self) -> str:

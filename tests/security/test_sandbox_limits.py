@@ -8,6 +8,9 @@ by a flood of empty ones.
 from __future__ import annotations
 
 import re
+import threading
+import time
+
 import pytest
 
 from loopwright.sandboxes.docker import OWNER_LABEL, SESSION_LABEL, DockerSandbox, _owner_token
@@ -127,3 +130,25 @@ def test_dependency_install_past_the_storage_limit_is_stopped(tmp_path, sandbox_
     assert report.venv == "" and not report.kept and report.image.startswith(sandbox_image.split(":")[0])
     assert {image.id for image in docker_client.images.list(all=True)} <= before
     assert docker_client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={_owner_token()}"}) == []
+
+
+def test_space_freed_elsewhere_meanwhile_does_not_hide_the_growth(tmp_path, make_sandbox):
+    """The cheap bound reads the disk's free space, which other processes move: files deleted on the same disk
+    while the command runs would cancel its growth out. A command is measured exactly afterwards all the same."""
+    workspace, elsewhere = tmp_path / "workspace", tmp_path / "elsewhere"
+    workspace.mkdir()
+    elsewhere.mkdir()
+    for number in range(8000):
+        (elsewhere / str(number)).touch()
+    box = make_sandbox(workspace, storage="16m")
+
+    def free_space_meanwhile() -> None:
+        time.sleep(0.3)
+        for path in elsewhere.iterdir():
+            path.unlink()
+
+    other = threading.Thread(target=free_space_meanwhile)
+    other.start()
+    made = box.exec("sleep 0.5 && mkdir many && cd many && seq 1 6000 | xargs touch && sleep 1 && echo made", timeout_s=120)
+    other.join()
+    assert made.exit_code != 0 and "storage limit" in made.output, made.output
