@@ -171,9 +171,18 @@ def _tox_env(parser: configparser.RawConfigParser, section: str, python: str, so
             line = rest.strip()
         if "{" in line:
             continue
+        upgrade = re.match(r"^(?:-U|--upgrade)(?:\s+|(?=-)|$)(\S*)|^-U(\w\S*)", line)
+        if upgrade:
+            # `-U` asks pip for the newest versions; the setup phase decides that. `-Urfile` is `-U -r file`.
+            rest = upgrade.group(1) or upgrade.group(2) or ""
+            line = ("-" + rest if upgrade.group(2) else rest).strip()
+            if not line:
+                continue
         include = _INCLUDE.match(line)
         if include and include.group(1) in ("-r", "--requirement"):
             files.append(_relative(include.group(3)))
+        elif line.startswith("-") and not _EDITABLE.match(line):
+            continue  # other installer options (`--pre`, `-i URL`) are the setup phase's to choose
         elif not _SELF.match(_EDITABLE.sub("", line)):
             deps.append(line)
     extras = [e.strip() for e in re.split(r"[,\s]+", parser.get(section, "extras", fallback="")) if e.strip() and ":" not in e]

@@ -397,3 +397,13 @@ def test_the_setup_tries_the_commits_date_first_and_the_newest_versions_when_tha
     assert newest.resolved_as_of == "" and newest.usable
     assert ["--exclude-newer" in command for command in installs] == [True, False]
     assert any("click==8.3" in note for note in newest.notes)
+
+
+def test_tox_upgrade_flags_and_installer_options_are_not_passed_on(tmp_path):
+    """sqlfluff's tox.ini says `-Urrequirements.txt` (pip's `-U -r requirements.txt`): uv refuses `--upgrade` twice."""
+    (tmp_path / "tox.ini").write_text("[tox]\nenvlist = py39\n[testenv]\ndeps =\n    -Urrequirements.txt\n    -Urrequirements_dev.txt\n    requests\n    -U pytest\n    --pre\n    -i https://example.invalid/simple\n")
+    for name in ("requirements.txt", "requirements_dev.txt"):
+        (tmp_path / name).write_text("six\n")
+    tox = read_tox(tmp_path, "3.9")
+    assert tox.requirement_files == ("requirements.txt", "requirements_dev.txt")
+    assert tox.deps == ("requests", "pytest")
