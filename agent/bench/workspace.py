@@ -167,7 +167,11 @@ def _materialize(mirror: Mirror, commit: str, root: Path, why: str) -> Workspace
     finally:
         reader.stdin.close()
         reader.wait()
+    # The stand-in keeps the commit's dates: the environment resolves dependencies as of them.
+    dates = _run(["git", f"--git-dir={git_dir}", "log", "-1", "--format=%aI%n%cI", commit]).stdout.decode().split()
     identity = {"GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@localhost", "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@localhost"}
+    if len(dates) == 2:
+        identity |= {"GIT_AUTHOR_DATE": dates[0], "GIT_COMMITTER_DATE": dates[1]}
     pinned = gittrust.pinned_env(root / ".git", root)
     for step in (["add", "--all", "--force"], ["commit", "--quiet", "--no-verify", "-m", f"{commit} without {len(absent)} objects the mirror lacks"]):
         done = _run(["git", *step], cwd=root, env={**pinned, **identity})
