@@ -298,15 +298,18 @@ def cleanup_stale(client: docker.DockerClient | None = None) -> list[str]:
     client = client or connect()
     removed: list[str] = []
     try:
-        for container in client.containers.list(all=True, filters={"label": SESSION_LABEL}):
-            host, _, process = container.labels.get(OWNER_LABEL, "").partition("/")
+        # The plain listing (labels included): inspecting each container would fail on one removed meanwhile.
+        for container in client.api.containers(all=True, filters={"label": SESSION_LABEL}):
+            host, _, process = (container.get("Labels") or {}).get(OWNER_LABEL, "").partition("/")
             if host != socket.gethostname() or not process or _process_alive(process):
                 continue
             try:
-                container.remove(force=True)
-                removed.append(container.name)
-            except docker.errors.NotFound:
-                pass
+                client.api.remove_container(container["Id"], force=True)
+                removed.append((container.get("Names") or [container["Id"][:12]])[0].lstrip("/"))
+            except docker.errors.APIError as error:
+                # Gone already, or another session's cleanup is removing it right now (409 Conflict).
+                if not isinstance(error, docker.errors.NotFound) and error.status_code != 409:
+                    raise
     finally:
         if own_client:
             client.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import sys
 import time
 
@@ -248,6 +249,38 @@ def test_cleanup_stale_removes_containers_of_dead_sessions_only(tmp_path, sandbo
         assert _session_containers(docker_client, "deadbeef0000") == []
     finally:
         for container in _session_containers(docker_client, "deadbeef0000"):
+            container.remove(force=True)
+
+
+@docker_test
+def test_sessions_cleaning_up_at_the_same_time_do_not_fail_each_other(tmp_path, sandbox_image, docker_client):
+    """Parallel sessions (bench workers) each clean up at start; removing the same leftovers must not be an error."""
+    dead = subprocess.Popen(["sleep", "0"])
+    dead_token = _owner_token(dead.pid)
+    dead.wait()
+    for _ in range(6):
+        docker_client.containers.run(
+            sandbox_image, ["sleep", "infinity"], detach=True, init=True, network_mode="none",
+            labels={SESSION_LABEL: "deadbeef0001", OWNER_LABEL: dead_token},
+        )
+    errors: list[BaseException] = []
+
+    def clean() -> None:
+        try:
+            cleanup_stale()
+        except BaseException as error:  # noqa: BLE001 - collected for the assertion below
+            errors.append(error)
+
+    workers = [threading.Thread(target=clean) for _ in range(4)]
+    try:
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(60)
+        assert errors == []
+        assert _session_containers(docker_client, "deadbeef0001") == []
+    finally:
+        for container in _session_containers(docker_client, "deadbeef0001"):
             container.remove(force=True)
 
 
