@@ -160,6 +160,8 @@ def _build(client, container, root, plan: EnvPlan, report: SetupReport, base, ba
         watch = _LayerWatch(client.api, container.id, storage + 2 * copy_size)
 
         def run(command: str, timeout_s: float, env: dict[str, str] | None):
+            if watch.over:
+                raise SetupFailed(watch.over)  # past the limit nothing more is worth running
             return run_exec(client.api, container.id, command, timeout_s=max(1.0, timeout_s), env=env, cap=OutputCap(output_limit), watch=watch)
 
         box = SetupContainer(run=run, put=lambda folder, data: container.put_archive(folder, data))
@@ -173,7 +175,8 @@ def _build(client, container, root, plan: EnvPlan, report: SetupReport, base, ba
         except docker.errors.APIError as error:
             raise SandboxError(f"the setup phase failed: {str(getattr(error, 'explanation', '') or error).splitlines()[0]}") from None
     if watch.over or watch.measure():
-        result.failures.append(Failure("the setup phase", f"{watch.over}; nothing of it was kept"))
+        # Installs the limit stopped failed because of it: the limit is the one cause to report.
+        result.failures = [Failure("the setup phase", f"{watch.over}; nothing of it was kept")]
         result.usable, result.keep = False, False
     report = replace(
         report,
