@@ -16,6 +16,8 @@ import pytest
 
 from loopwright.sandboxes.docker import DockerSandbox
 from loopwright.sandboxes.envplan import FULL, NOTHING, TESTS
+from loopwright.tools.base import ToolContext
+from loopwright.tools.run_tests import run_test_command
 from tests.repos import buggy_calc_repo, make_repo
 from tests.wheels import make_wheel
 
@@ -217,3 +219,26 @@ def test_a_python_version_without_an_image_is_one_line(tmp_path, sandbox_image):
         )
         assert shown.returncode == 2 and shown.stdout == ""
         assert len(shown.stderr.splitlines()) == 1 and expected in shown.stderr, shown.stderr
+
+
+@env_test
+def test_a_project_pinning_an_old_pytest_still_gets_per_test_results(tmp_path, sandboxes, py39_image):
+    """Projects at old commits pin pytest 4 or 5; their results must still come from pytest's own account."""
+    repo = make_repo(
+        tmp_path / "repo",
+        {
+            "pyproject.toml": SETUPTOOLS_PROJECT + '[project]\nname = "old"\nversion = "1"\nrequires-python = ">=3.6,<3.10"\n',
+            "requirements-test.txt": "pytest==4.6.11\n",
+            "old.py": "def double(x):\n    return x * 2\n",
+            "tests/test_old.py": (
+                "from old import double\n\n\ndef test_good():\n    assert double(2) == 4\n\n\n"
+                "def test_bad():\n    assert double(2) == 5\n"
+            ),
+        },
+    )
+    box = sandboxes(repo)
+    assert "4.6.11" in box.exec("python3 -m pytest --version 2>&1", timeout_s=60).output
+    report = run_test_command(ToolContext(root=repo, sandbox=box, test_command=PYTEST), None)
+    assert report.structured, report.note
+    assert report.outcomes == {"tests/test_old.py::test_good": "passed", "tests/test_old.py::test_bad": "failed"}
+    assert "assert 4 == 5" in report.render()

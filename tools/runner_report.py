@@ -140,7 +140,7 @@ def _read_all(sandbox: Sandbox, slot: Slot) -> tuple[list[Document], str]:
         if _DOCUMENT_NAME.fullmatch(name) and size.strip().isdigit():
             sizes[name] = int(size)
     if not sizes:
-        return [], "the test command wrote no report (not pytest, pytest older than 6, or run where the plugin cannot reach)"
+        return [], "the test command wrote no report (not pytest, pytest older than 3, or run where the plugin cannot reach)"
     if len(sizes) > MAX_DOCUMENTS:
         return [], f"the test command wrote {len(sizes)} reports, more than {MAX_DOCUMENTS}"
     documents, budget = [], MAX_REPORT_BYTES

@@ -6,7 +6,8 @@ finds LOOPWRIGHT_PYTEST_REPORT in its environment records anything; it takes tha
 `-p` out of the environment at configure time, so pytest runs started by the tests themselves record
 nothing and see the environment they would have seen without loopwright.
 
-Runs inside the project's environment: the standard library and pytest only, Python 3.7+, pytest 6+.
+Runs inside the project's environment: the standard library and pytest only, Python 3.7+, pytest 3+
+(checked against 3.0, 3.5, 4.6, 5.4 and 6.0 as well as current ones: projects at old commits pin old pytest).
 """
 
 import json
@@ -39,7 +40,7 @@ def pytest_configure(config):
             os.environ["PYTEST_ADDOPTS"] = rest
         else:
             del os.environ["PYTEST_ADDOPTS"]
-    if not report_dir or not root or int(pytest.__version__.split(".")[0]) < 6:
+    if not report_dir or not root or int(pytest.__version__.split(".")[0]) < 3:
         return
     config.pluginmanager.register(_Recorder(report_dir, root), NAME + "-recorder")
 
