@@ -24,13 +24,17 @@ from tests.test_cli import write_script
 CALC = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"
 TESTS = (
     "import pytest\n\nfrom calc import add, mul\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n\n\n"
-    "@pytest.mark.parametrize('text', ['two words', 'one'])\ndef test_words(text):\n    assert text\n"
+    "@pytest.mark.parametrize('text', ['two words', 'one'])\ndef test_words(text):\n    assert text\n\n\n"
+    "@pytest.mark.parametrize('url', ['http://[::1]:80', 'http://host'])\ndef test_urls(url):\n    assert url\n"
 )
 ADDED_TEST = "\n\ndef test_add():\n    assert add(2, 3) == 5\n"
 NEW_TEST_FILE = "from calc import add\n\n\ndef test_add_zero():\n    assert add(0, 5) == 5\n"
 FAIL_TO_PASS = ["tests/test_calc.py::test_add", "tests/test_more.py::test_add_zero"]
-PASS_TO_PASS = ["tests/test_calc.py::test_mul", "tests/test_calc.py::test_words[two", "tests/test_calc.py::test_words[one]"]
-"""`test_words[two` is cut at the space, as SWE-bench's lists cut such ids."""
+PASS_TO_PASS = [
+    "tests/test_calc.py::test_mul", "tests/test_calc.py::test_words[two", "tests/test_calc.py::test_words[one]",
+    "tests/test_calc.py::test_urls[http://[::1]:80]",
+]
+"""`test_words[two` is cut at the space, as SWE-bench's lists cut such ids; pytest cannot be handed `test_urls[http://[::1]:80]`."""
 
 
 def diff_of(repo: Path, files: dict[str, str]) -> str:
@@ -311,3 +315,11 @@ def test_a_mirror_without_some_objects_still_gives_a_work_tree(tmp_path):
         assert work.git("rev-parse", "HEAD").stdout.decode().strip() == work.base_commit
         # It keeps the commit's date, which the environment resolves dependencies as of.
         assert work.git("log", "-1", "--format=%cI").stdout == git(source, "log", "-1", "--format=%cI").encode()
+
+
+def test_ids_pytest_cannot_be_handed_select_their_test_function():
+    """pytest before 8 splits a command-line id at every `::`, the parameter's too, and finds nothing to run."""
+    from loopwright.bench.testrun import selectors
+
+    ids = ["t.py::test_url[http://[::1]:80]", "t.py::test_url[plain]", "t.py::test_words[two", "t.py::K::test_x[a-b]"]
+    assert selectors(ids) == ["t.py::test_url", "t.py::test_url[plain]", "t.py::test_words", "t.py::K::test_x[a-b]"]

@@ -7,6 +7,9 @@ not show as run is `not run`, which never counts as passing.
 SWE-bench lists some parametrized tests by a truncated id (cut at the first space of the parameter, so the
 bracket is left open). Such an id selects its whole test function, and stands for every test whose id it
 begins.
+
+An id whose parameter holds `::` cannot be named on pytest's command line (pytest splits the argument there), so it
+also selects its whole test function; its outcome is still read by its own id.
 """
 
 from __future__ import annotations
@@ -63,8 +66,12 @@ def run_tests(ctx: ToolContext, test_ids: Sequence[str]) -> Outcomes:
 
 
 def selectors(test_ids: Sequence[str]) -> list[str]:
-    """What to hand pytest: each id, or for a truncated one its test function."""
-    return list(dict.fromkeys(test_id if not truncated(test_id) else test_id.partition("[")[0] for test_id in test_ids))
+    """What to hand pytest: each id, or for one it cannot name (truncated, or `::` in its parameter) its test function."""
+    return list(dict.fromkeys(test_id if nameable(test_id) else test_id.partition("[")[0] for test_id in test_ids))
+
+
+def nameable(test_id: str) -> bool:
+    return not truncated(test_id) and "::" not in test_id.partition("[")[2]
 
 
 def truncated(test_id: str) -> bool:
