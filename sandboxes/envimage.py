@@ -28,7 +28,7 @@ from loopwright.sandboxes.envplan import NOTHING, EnvPlan, is_python_project, ma
 from loopwright.sandboxes.envreport import Failure, SetupReport
 from loopwright.sandboxes.envsetup import VENV, SetupContainer, SetupFailed, finish, run_setup
 from loopwright.sandboxes.project import read_project
-from loopwright.sandboxes.pyversions import Candidate, PythonChoice, PythonChoiceError, PythonHints, choose, parse_version, read_hints, show
+from loopwright.sandboxes.pyversions import Candidate, PythonChoice, PythonChoiceError, PythonHints, choose, parse_version, read_hints, settled, show
 from loopwright.sandboxes.storage import show_size
 from loopwright.sandboxes.workcopy import write_archive
 
@@ -128,7 +128,8 @@ def prepare(
             decisions=(*decisions, "no dependency files: the image's own Python and pytest are used"), cached=True,
         )
         return base, report, False
-    plan = make_plan(root, show(choice.candidate.key), setup_commands, as_of=resolution_date(commit_date))
+    as_of = resolution_date(commit_date)
+    plan = make_plan(root, show(choice.candidate.key), setup_commands, as_of=as_of, as_of_python=settled(choice.candidate.key))
     base_id = client.images.get(base).id
     tag = f"{ENV_REPOSITORY}:{plan.cache_key(base_id, choice.candidate.version)}"
     if not fresh:
@@ -187,6 +188,11 @@ def _build(client, container, root, plan: EnvPlan, report: SetupReport, base, ba
         failures=tuple(result.failures),
         setup_commands=tuple(result.commands),
         resolved_as_of=result.resolved_as_of,
+        resolved_why=(
+            f"the first versions with wheels for Python {show(choice.candidate.key)}: those of the commit's time did not install on it"
+            if result.resolved_as_of and result.resolved_as_of == plan.as_of_python
+            else report.resolved_why
+        ),
         installer=result.installer,
         collected=result.collected,
         collection_errors=result.collection_errors,

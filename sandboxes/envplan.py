@@ -72,6 +72,9 @@ class EnvPlan:
     """Every file that shapes the environment, with its content: part of the cache key."""
     as_of: str = ""
     """Resolve dependencies as they were at this moment first (see `resolution_date`); "" for the newest."""
+    as_of_python: str = ""
+    """Tried next when the commit is older than the chosen Python's first months: the moment its dependencies
+    had wheels for that Python (a 2020 commit on Python 3.9 cannot build the numpy of its time)."""
 
     def cache_key(self, base_image_id: str, python: str) -> str:
         """12 hex digits that change with anything that changes what the setup phase would make."""
@@ -84,6 +87,8 @@ class EnvPlan:
             digest.update(repr(step).encode())
         digest.update("\0".join(self.setup_commands).encode())
         digest.update(f"\0as of {self.as_of}".encode())
+        if self.as_of_python:
+            digest.update(f"\0then as of {self.as_of_python}".encode())
         return digest.hexdigest()[:12]
 
 
@@ -108,8 +113,9 @@ def resolution_date(commit_date: str) -> str:
     return f"{year:04d}-{month:02d}-01T00:00:00Z"
 
 
-def make_plan(root: Path, python: str = "", setup_commands: tuple[str, ...] = (), as_of: str = "") -> EnvPlan:
-    """The environment for `root`'s tests on Python `python` (major.minor), resolved as of `as_of` first."""
+def make_plan(root: Path, python: str = "", setup_commands: tuple[str, ...] = (), as_of: str = "", as_of_python: str = "") -> EnvPlan:
+    """The environment for `root`'s tests on Python `python` (major.minor), resolved as of `as_of` first, then as of
+    `as_of_python` (when that is later: see `EnvPlan.as_of_python`)."""
     project = read_project(root)
     decisions: list[str] = list(project.notes)
     files = find_requirement_files(root)
@@ -155,6 +161,7 @@ def make_plan(root: Path, python: str = "", setup_commands: tuple[str, ...] = ()
         packages=top_level_packages(root),
         defining=_defining(root, [f.path for f in files] + list(staged.lines)),
         as_of=as_of,
+        as_of_python=as_of_python if as_of and as_of_python > as_of else "",
     )
 
 

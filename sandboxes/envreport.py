@@ -92,6 +92,8 @@ class SetupReport:
     setup_commands: tuple[CommandRun, ...] = ()
     resolved_as_of: str = ""
     """The moment the dependencies were resolved as of (the start of the month after the commit); "" for the newest."""
+    resolved_why: str = "the versions of the commit's time"
+    """What that moment is, in words."""
     installer: str = ""
     collected: int | None = None
     """Tests pytest collected at the end of the setup phase; None when it did not run."""
@@ -116,7 +118,7 @@ class SetupReport:
         out.append(f"environment: {self.image} ({state}{f', {self.duration_s:.0f}s' if not self.cached else ''})")
         out.append(f"installed ({self.level}): {self.installed or 'nothing'}")
         if self.resolved_as_of:
-            out.append(f"dependencies resolved as of {self.resolved_as_of} (the versions of the commit's time)")
+            out.append(f"dependencies resolved as of {self.resolved_as_of} ({self.resolved_why})")
         if self.packages:
             out.append(f"packages: {len(self.packages)} ({', '.join(self.packages[:12])}{', ...' if len(self.packages) > 12 else ''})")
         out += [f"failed: {failure.line()}" for failure in self.failures]
@@ -132,7 +134,7 @@ class SetupReport:
         out = [f"Python {self.python} in a virtual environment{f' ({self.venv})' if self.venv else ''}, first on PATH."]
         out.append(f"Installed: {self.installed or 'nothing'}.")
         if self.resolved_as_of:
-            out.append(f"Dependencies were resolved as of {self.resolved_as_of}, the versions of the commit's time.")
+            out.append(f"Dependencies were resolved as of {self.resolved_as_of}, {self.resolved_why}.")
         for failure in self.failures:
             out.append(f"Could not install {failure.line()}")
         for run in self.setup_commands:

@@ -106,9 +106,9 @@ def run_setup(box: SetupContainer, plan: EnvPlan, copy: BinaryIO, *, deadline: f
     result.python = made.output.strip().splitlines()[-1]
     installer = _Installer.make(box, clock, progress)
     result.installer = installer.name
-    as_of = plan.as_of if installer.dates else ""
+    dates = tuple(date for date in (plan.as_of, plan.as_of_python) if date) if installer.dates else ()
     _stage(box, plan.staged)
-    _ladder(box, plan, installer, clock, result, progress, (as_of, "") if as_of else ("",))
+    _ladder(box, plan, installer, clock, result, progress, (*dates, ""))
     if result.usable:
         _setup_commands(box, plan.setup_commands, clock, result, progress)
     if result.usable:
@@ -163,11 +163,11 @@ class _Installer:
 
 def _ladder(box, plan: EnvPlan, installer: _Installer, clock: _Clock, result: SetupResult, progress, dates: tuple[str, ...]) -> None:
     """Install the first step that can be installed, trying each a few ways (see MAX_TRIES): resolved as of each
-    of `dates` in turn ("" is the newest versions) when the one before fails."""
+    of `dates` in turn ("" is the newest versions) when the one before fails; what failed before is kept as notes."""
     for step in plan.steps:
         staged, requirements, left_out = plan.staged, list(step.requirements), []
         later = list(dates[1:])
-        when, first_failed = dates[0], []
+        when, earlier_failed = dates[0], []
         for _ in range(MAX_TRIES):
             if clock.left() < MIN_STEP_S:
                 result.failures.append(Failure("the setup phase", "ran out of time", step.level))
@@ -177,14 +177,13 @@ def _ladder(box, plan: EnvPlan, installer: _Installer, clock: _Clock, result: Se
             progress(f"installing ({step.level}{f', as of {when}' if when else ''}): {current.describe()}")
             ran = box.run(installer.command(current, when), clock.left(), INSTALL_ENV)
             if ran.exit_code == 0 and not ran.timed_out:
-                tried = f"as of {dates[0]}" if dates[0] else "with the newest versions"
-                result.notes += [f"{tried}: {failure.line()}" for failure in first_failed]
+                result.notes += [f"{_tried(date)}: {failure.line()}" for date, failure in earlier_failed]
                 _installed(box, current, when, left_out, result)
                 return
             label = step.level + (f", as of {when}" if when else "")
             failures = [Failure("the installer", f"timed out after {ran.duration_s:.0f}s", label)] if ran.timed_out else parse_failures(ran.output, label)
             if ran.timed_out or any(f.network for f in failures):
-                result.failures += first_failed + failures
+                result.failures += [failure for _, failure in earlier_failed] + failures
                 result.keep = False
                 return
             droppable = _droppable(failures, staged, requirements, plan)
@@ -196,11 +195,16 @@ def _ladder(box, plan: EnvPlan, installer: _Installer, clock: _Clock, result: Se
                 _stage(box, staged)
                 continue
             if later:
-                first_failed, when = failures, later.pop(0)
+                earlier_failed += [(when, failure) for failure in failures]
+                when = later.pop(0)
                 continue
-            result.failures += first_failed + failures
+            result.failures += [failure for _, failure in earlier_failed] + failures
             break
         _stage(box, plan.staged)
+
+
+def _tried(date: str) -> str:
+    return f"as of {date}" if date else "with the newest versions"
 
 
 def _droppable(failures: list[Failure], staged: Staged, requirements: list[str], plan: EnvPlan) -> str | None:

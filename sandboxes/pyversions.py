@@ -119,6 +119,15 @@ when the project's dependencies had wheels for it."""
 SETTLED_DAYS = 183
 
 
+def settled(version: tuple[int, int]) -> str:
+    """The moment (ISO 8601, UTC) `version` counts as current, when its dependencies had wheels for it; "" when its
+    release date is not known."""
+    if version not in RELEASED:
+        return ""
+    when = datetime.fromisoformat(RELEASED[version]).date() + timedelta(days=SETTLED_DAYS)
+    return f"{when.isoformat()}T00:00:00Z"
+
+
 def current_at(candidates: list[Candidate], date: str) -> list[Candidate]:
     """The candidates that had been out for half a year at `date` (ISO 8601); the oldest one when none had; all
     of them when the date is unknown."""

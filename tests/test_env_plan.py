@@ -407,3 +407,41 @@ def test_tox_upgrade_flags_and_installer_options_are_not_passed_on(tmp_path):
     tox = read_tox(tmp_path, "3.9")
     assert tox.requirement_files == ("requirements.txt", "requirements_dev.txt")
     assert tox.deps == ("requests", "pytest")
+
+
+def test_a_commit_older_than_its_python_tries_the_versions_that_had_wheels_for_it_before_the_newest(tmp_path):
+    """pvlib at 2020-02 on Python 3.9: the numpy of its time has no 3.9 wheel and fails to build; the newest numpy
+    (2.x) removed what the tests use. The versions of the first months of 3.9 install and still fit."""
+    import io
+    import time
+
+    from loopwright.sandboxes.base import ExecResult
+    from loopwright.sandboxes.envsetup import SetupContainer, run_setup
+    from loopwright.sandboxes.pyversions import settled
+
+    assert settled((3, 9)) == "2021-04-06T00:00:00Z" and settled((2, 1)) == ""
+    (tmp_path / "setup.py").write_text("from setuptools import setup\nsetup(name='demo', install_requires=['numpy'])\n")
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "__init__.py").write_text("")
+    assert make_plan(tmp_path, "3.9", (), as_of="2022-01-01T00:00:00Z", as_of_python=settled((3, 9))).as_of_python == ""
+    plan = make_plan(tmp_path, "3.9", (), as_of="2020-03-01T00:00:00Z", as_of_python=settled((3, 9)))
+    installs: list[str] = []
+
+    def run(command: str, timeout_s: float, env) -> ExecResult:
+        if "uv --version" in command:
+            return ExecResult(0, "uv 0.9.1\n", 0.1)
+        if "sys.version_info" in command:
+            return ExecResult(0, "3.9.2\n", 0.1)
+        if " pip install " in command and " -e " in command:
+            installs.append(command)
+            if "2020-03-01" in command:
+                return ExecResult(1, "  × Failed to build `numpy==1.18.1`\n  ╰─▶ NameError: name 'CCompiler' is not defined\n", 0.1)
+        if "--collect-only" in command:
+            return ExecResult(0, "3 tests collected in 0.01s\n", 0.1)
+        return ExecResult(0, "", 0.1)
+
+    box = SetupContainer(run=run, put=lambda folder, tar: None)
+    result = run_setup(box, plan, io.BytesIO(b""), deadline=time.monotonic() + 600, progress=lambda line: None)
+    assert result.usable and result.resolved_as_of == "2021-04-06T00:00:00Z" and not result.failures
+    assert ["2020-03-01" in c for c in installs] == [True, False] and "--exclude-newer 2021-04-06T00:00:00Z" in installs[1]
+    assert any(note.startswith("as of 2020-03-01T00:00:00Z: ") and "CCompiler" in note for note in result.notes), result.notes
