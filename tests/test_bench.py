@@ -323,3 +323,20 @@ def test_ids_pytest_cannot_be_handed_select_their_test_function():
 
     ids = ["t.py::test_url[http://[::1]:80]", "t.py::test_url[plain]", "t.py::test_words[two", "t.py::K::test_x[a-b]"]
     assert selectors(ids) == ["t.py::test_url", "t.py::test_url[plain]", "t.py::test_words", "t.py::K::test_x[a-b]"]
+    # The project's released package ships the file: taken from there, and only where its git id matches.
+    import zipfile
+
+    from loopwright.bench.blobs import BlobStore
+
+    released = tmp_path / "released"
+    released.mkdir()
+    with zipfile.ZipFile(released / "src-1.0-py3-none-any.whl", "w") as wheel:
+        wheel.writestr("data/big.bin", "large\n" * 1000)
+        wheel.writestr("data/other.bin", "large\n" * 999)
+    (released / "near-miss.bin").write_text("large\n" * 1001)
+    with checkout(Mirror("dev/src", mirror, "bare"), head, blobs=BlobStore(released)) as work:
+        assert work.absent == () and (work.root / "data" / "big.bin").read_text() == "large\n" * 1000
+        assert work.git("status", "--porcelain").stdout == b""
+    (released / "src-1.0-py3-none-any.whl").unlink()
+    with checkout(Mirror("dev/src", mirror, "bare"), head, blobs=BlobStore(released)) as work:
+        assert work.absent == ("data/big.bin",) and not (work.root / "data" / "big.bin").exists()

@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from loopwright.bench.blobs import BlobStore
 from loopwright.bench.mirrors import MirrorMissing, find_mirror
 from loopwright.bench.report import REPORT_MD, write_reports
 from loopwright.bench.results import ORACLE, PREDICTIONS_FILE, ResultStore, TaskResult, write_predictions
@@ -43,6 +44,7 @@ def bench_command(
     pass_sample: Annotated[int, typer.Option(help="PASS_TO_PASS tests run per task (a fixed sample).")] = 20,
     instances: Annotated[Optional[list[str]], typer.Option(help="Only these instance ids (repeat, or separate by commas).")] = None,
     repo_filter: Annotated[Optional[list[str]], typer.Option(help="Only repositories whose owner/name contains this (repeatable).")] = None,
+    blobs: Annotated[Optional[Path], typer.Option(help="Folder of the projects' released packages (wheels, sdists) or files, for large files a mirror lacks; one is used only when its git object id is the commit's.")] = None,
     rerun: Annotated[bool, typer.Option("--rerun", help="Run tasks again that the results file already has.")] = False,
     sandbox: Annotated[str, typer.Option(help="docker (isolated) or local (no isolation).")] = "docker",
     image: Annotated[Optional[str], typer.Option(help="Sandbox image.")] = None,
@@ -59,6 +61,8 @@ def bench_command(
 
     try:
         _check(oracle, model, workers, pass_sample, test_timeout, repos)
+        if blobs is not None and not blobs.is_dir():
+            raise BadInput(f"{blobs}: no such directory (the folder for --blobs)")
         chosen = select(load_tasks(tasks), _ids(instances or []), repo_filter or [])
         mirrors = _mirrors(chosen, repos.resolve())
         config = _config(sandbox, image, runtime, test_timeout, model, max_steps=max_steps, max_tokens=max_tokens, max_seconds=time_limit)
@@ -81,6 +85,7 @@ def bench_command(
     options = BenchOptions(
         repos=repos.resolve(), config=config, mode=mode, model_factory=factory, pass_sample=pass_sample,
         logs=folder / "logs", trajectories=folder / "trajectories" if model else None,
+        blobs=BlobStore(blobs.resolve()) if blobs is not None else None,
     )
     (folder / "logs").mkdir(parents=True, exist_ok=True)
     try:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loopwright.bench import fixes
+from loopwright.bench.blobs import BlobStore
 from loopwright.bench.environment import Environment, environment_of
 from loopwright.bench.mirrors import MirrorMissing, find_mirror
 from loopwright.bench.results import ORACLE, Cost, TaskResult
@@ -48,6 +49,8 @@ class BenchOptions:
     """Folder for each task's log (setup, test reports, the fix's output)."""
     trajectories: Path | None = None
     """Folder the agent's trajectories are copied to."""
+    blobs: BlobStore | None = None
+    """Files the mirrors lack, by git object id (see bench.blobs)."""
 
 
 class TaskLog:
@@ -116,7 +119,7 @@ def _run(task: Task, options: BenchOptions, result: TaskResult, log: TaskLog) ->
     log.line(f"{task.instance_id}: {task.repo} at {task.base_commit} from {mirror.path} ({mirror.layout})")
     started = time.monotonic()
     try:
-        with checkout(mirror, task.base_commit) as workspace:
+        with checkout(mirror, task.base_commit, blobs=options.blobs) as workspace:
             result.timing.checkout_s = _since(started)
             _in_workspace(task, workspace, options, result, log)
     except CheckoutError as failed:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loopwright import gittrust
+from loopwright.bench.blobs import BlobStore
 from loopwright.bench.mirrors import Mirror
 from loopwright.sandboxes import hostfs
 
@@ -87,11 +88,12 @@ class Workspace:
 
 
 @contextmanager
-def checkout(mirror: Mirror, commit: str, parent: Path | None = None) -> Iterator[Workspace]:
-    """A clone of `mirror` at `commit` in a new temporary folder, removed afterwards."""
+def checkout(mirror: Mirror, commit: str, parent: Path | None = None, blobs: BlobStore | None = None) -> Iterator[Workspace]:
+    """A clone of `mirror` at `commit` in a new temporary folder, removed afterwards; files the mirror lacks are
+    taken from `blobs` where it has them."""
     folder = Path(tempfile.mkdtemp(prefix="loopwright-bench-", dir=parent))
     try:
-        yield _clone(mirror, commit, folder / mirror.repo.partition("/")[2])
+        yield _clone(mirror, commit, folder / mirror.repo.partition("/")[2], blobs)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -108,7 +110,7 @@ def patch_paths(patch: str) -> list[str]:
     return found
 
 
-def _clone(mirror: Mirror, commit: str, root: Path) -> Workspace:
+def _clone(mirror: Mirror, commit: str, root: Path, blobs: BlobStore | None = None) -> Workspace:
     source = str(mirror.path.resolve())
     resolved = _run(["git", f"--git-dir={_git_dir(mirror.path)}", "rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}"])
     if resolved.returncode != 0:
@@ -124,12 +126,12 @@ def _clone(mirror: Mirror, commit: str, root: Path) -> Workspace:
         done = _run(step)
         if done.returncode != 0:
             if step[3] == "fetch":
-                return _materialize(mirror, full, root, _first_line(done.stderr))
+                return _materialize(mirror, full, root, _first_line(done.stderr), blobs)
             raise CheckoutError(f"could not check out {full[:12]} from {mirror.path}: {_first_line(done.stderr)}")
     return Workspace(root=root, base_commit=full)
 
 
-def _materialize(mirror: Mirror, commit: str, root: Path, why: str) -> Workspace:
+def _materialize(mirror: Mirror, commit: str, root: Path, why: str, blobs: BlobStore | None = None) -> Workspace:
     """The commit's files written out of the mirror one object at a time, for mirrors that lack a few objects
     (large files a mirror may leave out make `git fetch` refuse the whole commit). The files it has are
     committed afresh in the work tree, which then stands in for the base commit; the absent ones are named."""
@@ -151,11 +153,15 @@ def _materialize(mirror: Mirror, commit: str, root: Path, why: str) -> Workspace
             reader.stdin.write(sha.encode() + b"\n")
             reader.stdin.flush()
             header = reader.stdout.readline().split()
-            if len(header) != 3:
-                absent.append(path)
-                continue
-            data = reader.stdout.read(int(header[2]))
-            reader.stdout.read(1)
+            if len(header) == 3:
+                data = reader.stdout.read(int(header[2]))
+                reader.stdout.read(1)
+            else:
+                found = blobs.get(sha) if blobs is not None else None
+                if found is None:
+                    absent.append(path)
+                    continue
+                data = found
             # A fresh folder no sandbox has seen yet: written as git's own checkout would.
             target = root / path
             target.parent.mkdir(parents=True, exist_ok=True)

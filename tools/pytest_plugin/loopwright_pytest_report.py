@@ -96,11 +96,12 @@ class _Recorder:
 
     def _test_report(self, report, pending):
         when = report.when
-        test = self.tests.get(report.nodeid)
+        nodeid = _nodeid(report.nodeid)
+        test = self.tests.get(nodeid)
         if test is None:
             if len(self.tests) >= MAX_TESTS:
                 return
-            test = self.tests[report.nodeid] = {"nodeid": report.nodeid, "outcome": None}
+            test = self.tests[nodeid] = {"nodeid": nodeid, "outcome": None}
         expected_failure = hasattr(report, "wasxfail")
         if report.failed:
             if test["outcome"] in ("failed", "error"):
@@ -137,7 +138,7 @@ class _Recorder:
         return {"message": _cap(excinfo.exconly()), "crash": self._crash(entries), "frames": self._frames(entries)}
 
     def _collection_error(self, report, pending):
-        error = {"nodeid": report.nodeid, "error": "", "location": None, "frames": []}
+        error = {"nodeid": _nodeid(report.nodeid), "error": "", "location": None, "frames": []}
         if pending is None:
             error["error"] = _cap(str(report.longrepr))
             self.collection_errors.append(error)
@@ -249,6 +250,11 @@ class _Recorder:
 
     def _show(self, filename):
         return self._inside_path(str(filename)) or _cap(str(filename), 1000)
+
+
+def _nodeid(nodeid):
+    """The id as pytest 4 and later write it: pytest 3 put a `()` node between a class and its tests."""
+    return nodeid.replace("::()::", "::")
 
 
 def _hidden(frame):
