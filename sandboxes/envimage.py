@@ -189,7 +189,7 @@ def _build(client, container, root, plan: EnvPlan, report: SetupReport, base, ba
         setup_commands=tuple(result.commands),
         resolved_as_of=result.resolved_as_of,
         resolved_why=(
-            f"the first versions with wheels for Python {show(choice.candidate.key)}: those of the commit's time did not install on it"
+            f"the first versions with wheels for Python {'.'.join(result.python.split('.')[:2])}: those of the commit's time did not install on it"
             if result.resolved_as_of and result.resolved_as_of == plan.as_of_python
             else report.resolved_why
         ),

@@ -445,3 +445,41 @@ def test_a_commit_older_than_its_python_tries_the_versions_that_had_wheels_for_i
     assert result.usable and result.resolved_as_of == "2021-04-06T00:00:00Z" and not result.failures
     assert ["2020-03-01" in c for c in installs] == [True, False] and "--exclude-newer 2021-04-06T00:00:00Z" in installs[1]
     assert any(note.startswith("as of 2020-03-01T00:00:00Z: ") and "CCompiler" in note for note in result.notes), result.notes
+
+
+def test_the_newest_versions_replace_the_commits_only_when_fewer_modules_fail_to_collect(tmp_path):
+    """sqlfluff at 2023-05: one module fails to collect either way, the newest versions collect more tests, and
+    their click has dropped the `mix_stderr` the CLI tests use. The commit's versions stay."""
+    import io
+    import time
+
+    from loopwright.sandboxes.base import ExecResult
+    from loopwright.sandboxes.envsetup import SetupContainer, run_setup
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "1"\ndependencies = ["click"]\n')
+    plan = make_plan(tmp_path, "3.11", (), as_of="2023-06-01T00:00:00Z")
+
+    def setup(newest_errors: int):
+        installs: list[str] = []
+
+        def run(command: str, timeout_s: float, env) -> ExecResult:
+            if "uv --version" in command:
+                return ExecResult(0, "uv 0.9.1\n", 0.1)
+            if "sys.version_info" in command:
+                return ExecResult(0, "3.11.2\n", 0.1)
+            if " pip install " in command and " -e " in command:
+                installs.append(command)
+            if "--collect-only" in command:
+                dated = "--exclude-newer" in installs[-1]
+                errors = 1 if dated else newest_errors
+                return ExecResult(2, f"{3 if dated else 5} tests collected, {errors} error in 0.01s\n", 0.1)
+            return ExecResult(0, "", 0.1)
+
+        box = SetupContainer(run=run, put=lambda folder, tar: None)
+        return run_setup(box, plan, io.BytesIO(b""), deadline=time.monotonic() + 600, progress=lambda line: None), installs
+
+    kept, installs = setup(newest_errors=1)
+    assert kept.resolved_as_of == "2023-06-01T00:00:00Z" and kept.usable and kept.collected == 3
+    assert ["--exclude-newer" in command for command in installs] == [True, False, True]
+    replaced, installs = setup(newest_errors=0)
+    assert replaced.resolved_as_of == "" and replaced.collected == 5 and replaced.collection_errors == 0
