@@ -20,6 +20,7 @@ from pathlib import Path
 from loopwright.sandboxes import hostfs
 from loopwright.sandboxes.deps import RequirementFile, Staged, ToxEnv, choose_files, find_requirement_files, read_tox, requirement_name, stage
 from loopwright.sandboxes.project import MANIFEST_BYTES, Project, normalize, read_project, source_roots, top_level_packages
+from loopwright.sandboxes.testimports import optional_imports
 
 RECIPE_VERSION = "4"
 """Bump when the setup recipe changes, so environments built by an older one are not reused."""
@@ -75,6 +76,8 @@ class EnvPlan:
     as_of_python: str = ""
     """Tried next when the commit is older than the chosen Python's first months: the moment its dependencies
     had wheels for that Python (a 2020 commit on Python 3.9 cannot build the numpy of its time)."""
+    optional: tuple[str, ...] = ()
+    """Optional packages the tests use (see testimports), installed on top where they can be; none is a must."""
 
     def cache_key(self, base_image_id: str, python: str) -> str:
         """12 hex digits that change with anything that changes what the setup phase would make."""
@@ -89,6 +92,8 @@ class EnvPlan:
         digest.update(f"\0as of {self.as_of}".encode())
         if self.as_of_python:
             digest.update(f"\0then as of {self.as_of_python}".encode())
+        if self.optional:
+            digest.update(("\0optional " + "\0".join(self.optional)).encode())
         return digest.hexdigest()[:12]
 
 
@@ -150,6 +155,12 @@ def make_plan(root: Path, python: str = "", setup_commands: tuple[str, ...] = ()
     if roots == ("src",):
         decisions.append("src layout: the code under src/ is what the tests import")
     steps = _steps(project, staged, extras, test_requirements, pytest, roots)
+    packages = top_level_packages(root)
+    asked = staged.names() | {requirement_name(r) or "" for r in (*project.dependencies, *test_requirements, *pytest)}
+    asked |= {requirement_name(r) or "" for e in extras for r in project.extras.get(e, ())}
+    optional = optional_imports(root, project, packages, asked)
+    for item in optional:
+        decisions.append(f"adds {item.requirement} if it installs: the tests import {item.name} where it may be missing ({item.where}); {item.source}")
     return EnvPlan(
         project=project,
         steps=steps,
@@ -158,10 +169,11 @@ def make_plan(root: Path, python: str = "", setup_commands: tuple[str, ...] = ()
         decisions=tuple(decisions),
         skipped_files=tuple(skipped),
         setup_commands=tuple(setup_commands),
-        packages=top_level_packages(root),
+        packages=packages,
         defining=_defining(root, [f.path for f in files] + list(staged.lines)),
         as_of=as_of,
         as_of_python=as_of_python if as_of and as_of_python > as_of else "",
+        optional=tuple(item.requirement for item in optional),
     )
 
 

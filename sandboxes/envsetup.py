@@ -81,6 +81,8 @@ class SetupResult:
     collection_errors: int | None = None
     packages: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    editable: str | None = None
+    """The project as the successful install step named it (`.[test]`), when it installed the project."""
     usable: bool = False
     """Whether the environment is worth using: a virtual environment with at least pytest in it."""
     keep: bool = True
@@ -110,6 +112,7 @@ def run_setup(box: SetupContainer, plan: EnvPlan, copy: BinaryIO, *, deadline: f
     _stage(box, plan.staged)
     _ladder(box, plan, installer, clock, result, progress, (*dates, ""))
     if result.usable:
+        _optional(box, plan, installer, clock, result, progress)
         _setup_commands(box, plan.setup_commands, clock, result, progress)
     if result.usable:
         _collect(box, clock, result, progress)
@@ -203,6 +206,30 @@ def _ladder(box, plan: EnvPlan, installer: _Installer, clock: _Clock, result: Se
         _stage(box, plan.staged)
 
 
+def _optional(box, plan: EnvPlan, installer: _Installer, clock: _Clock, result: SetupResult, progress) -> None:
+    """The optional packages the tests use, all in one call, else one by one; what does not install is a note.
+    The project is named again, so that no optional package can replace it with a released copy."""
+    if not plan.optional:
+        return
+    when = result.resolved_as_of
+
+    def install(requirements: tuple[str, ...]) -> bool:
+        if clock.left() < MIN_STEP_S * 2:
+            return False
+        progress(f"installing (optional, for the tests{f', as of {when}' if when else ''}): {', '.join(requirements)}")
+        ran = box.run(installer.command(InstallStep("optional", result.editable, (), requirements), when), clock.left() - MIN_STEP_S, INSTALL_ENV)
+        if ran.exit_code == 0 and not ran.timed_out:
+            return True
+        reasons = parse_failures(ran.output, "optional") if not ran.timed_out else [Failure(requirements[0], "timed out", "optional")]
+        if len(requirements) == 1:
+            result.notes.append(f"optional {requirements[0]} not installed (its tests will skip): " + (reasons[0].line() if reasons else "the installer failed"))
+        return False
+
+    added = list(plan.optional) if install(plan.optional) else [r for r in plan.optional if len(plan.optional) > 1 and install((r,))]
+    if added:
+        result.installed += f"; optional for the tests: {', '.join(added)}"
+
+
 def _tried(date: str) -> str:
     return f"as of {date}" if date else "with the newest versions"
 
@@ -220,6 +247,7 @@ def _droppable(failures: list[Failure], staged: Staged, requirements: list[str],
 
 def _installed(box, step: InstallStep, as_of: str, left_out: list[str], result: SetupResult) -> None:
     result.level = step.level
+    result.editable = step.editable
     result.installed = step.describe() + (f" (left out: {', '.join(left_out)})" if left_out else "")
     result.resolved_as_of = as_of
     if step.path_entries:
@@ -243,6 +271,7 @@ def _retry_newest(box, plan: EnvPlan, installer: _Installer, clock: _Clock, resu
     _fresh_venv(box)
     _ladder(box, plan, installer, clock, trial, progress, ("",))
     if trial.usable:
+        _optional(box, plan, installer, clock, trial, progress)
         _setup_commands(box, plan.setup_commands, clock, trial, progress)
         _collect(box, clock, trial, progress)
     if trial.usable and trial.collected is not None and (trial.collection_errors or 0) < (result.collection_errors or 0):
@@ -255,6 +284,7 @@ def _retry_newest(box, plan: EnvPlan, installer: _Installer, clock: _Clock, resu
     again = SetupResult(python=result.python, installer=result.installer)
     _ladder(box, plan, installer, clock, again, progress, (result.resolved_as_of,))
     if again.usable:
+        _optional(box, plan, installer, clock, again, progress)
         _setup_commands(box, plan.setup_commands, clock, again, progress)
     result.usable = again.usable
 

@@ -245,3 +245,28 @@ def test_a_project_pinning_an_old_pytest_still_gets_per_test_results(tmp_path, s
         "tests/test_old.py::test_good": "passed", "tests/test_old.py::test_bad": "failed", "tests/test_old.py::TestDouble::test_zero": "passed",
     }
     assert "assert 4 == 5" in report.render()
+
+
+@env_test
+def test_an_optional_package_the_tests_use_is_installed_and_one_that_cannot_be_is_a_note(tmp_path, sandboxes):
+    """Tests that skip without an optional package never count as passing; the package is added where it installs."""
+    repo = make_repo(
+        tmp_path / "repo",
+        {
+            "pyproject.toml": SETUPTOOLS_PROJECT + (
+                '[project]\nname = "withopt"\nversion = "1"\n'
+                '[project.optional-dependencies]\noptional = ["six", "lwtest-missing-zz==9.9"]\n'
+            ),
+            "withopt.py": "VALUE = 1\n",
+            "tests/conftest.py": "try:\n    import six\nexcept ImportError:\n    six = None\n\ntry:\n    import lwtest_missing_zz\nexcept ImportError:\n    pass\n",
+            "tests/test_opt.py": (
+                "import pytest\n\nfrom conftest import six\n\n\n"
+                "@pytest.mark.skipif(six is None, reason='needs six')\ndef test_uses_six():\n    assert six.PY3\n"
+            ),
+        },
+    )
+    box = sandboxes(repo)
+    report = box.setup_report
+    assert report.ok and "optional for the tests: six" in report.installed, report.lines()
+    assert any(note.startswith("optional lwtest-missing-zz==9.9 not installed (its tests will skip)") for note in report.notes), report.notes
+    assert "1 passed" in box.exec(PYTEST + " -rs", timeout_s=120).output

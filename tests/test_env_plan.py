@@ -483,3 +483,33 @@ def test_the_newest_versions_replace_the_commits_only_when_fewer_modules_fail_to
     assert ["--exclude-newer" in command for command in installs] == [True, False, True]
     replaced, installs = setup(newest_errors=0)
     assert replaced.resolved_as_of == "" and replaced.collected == 5 and replaced.collection_errors == 0
+
+
+def test_optional_packages_the_tests_import_are_added_where_the_project_or_the_common_list_names_them(tmp_path):
+    from loopwright.sandboxes.testimports import optional_imports
+
+    files = {
+        "setup.py": "from setuptools import setup\nsetup(name='solar', extras_require={'optional': ['ephem>=3.7', 'netCDF4'], 'doc': ['sphinx']})\n",
+        "solar/__init__.py": "",
+        "solar/tests/conftest.py": (
+            "import pytest\n\ntry:\n    import ephem\nexcept ImportError:\n    ephem = None\n\n"
+            "try:\n    from netCDF4 import Dataset\n    import helpers\n    import solar.fast\nexcept (ImportError, OSError):\n    pass\n"
+        ),
+        "solar/tests/test_sun.py": "import pytest\nimport requests\n\nnp = pytest.importorskip('numpy')\n\ntry:\n    import sphinx\nexcept ValueError:\n    pass\n",
+        "docs/conf.py": "try:\n    import scipy\nexcept ImportError:\n    pass\n",
+        "solar/tests/broken.py": "def (:\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    found = optional_imports(tmp_path, read_project(tmp_path), ("solar",), set())
+    assert [(item.requirement, item.name, item.where) for item in found] == [
+        ("ephem>=3.7", "ephem", "solar/tests/conftest.py"),
+        ("netCDF4", "netCDF4", "solar/tests/conftest.py"),
+        ("numpy", "numpy", "solar/tests/test_sun.py"),
+    ]
+    assert found[0].source == "extra 'optional' names it" and found[2].source == "numpy is the well-known package of that name"
+    assert [item.name for item in optional_imports(tmp_path, read_project(tmp_path), ("solar",), {"ephem"})] == ["netCDF4", "numpy"]
+    plan = make_plan(tmp_path, "3.11")
+    assert plan.optional == ("ephem>=3.7", "netCDF4", "numpy")
+    assert any(d.startswith("adds ephem>=3.7 if it installs: the tests import ephem where it may be missing (solar/tests/conftest.py)") for d in plan.decisions)
