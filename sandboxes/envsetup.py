@@ -79,6 +79,8 @@ class SetupResult:
     installer: str = ""
     collected: int | None = None
     collection_errors: int | None = None
+    local_clashes: int = 0
+    """Collection errors no other versions can mend: a test module named like a folder of the repository."""
     packages: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     editable: str | None = None
@@ -116,7 +118,7 @@ def run_setup(box: SetupContainer, plan: EnvPlan, copy: BinaryIO, *, deadline: f
         _setup_commands(box, plan.setup_commands, clock, result, progress)
     if result.usable:
         _collect(box, clock, result, progress)
-        if result.collection_errors and result.resolved_as_of:
+        if result.collection_errors and result.resolved_as_of and result.collection_errors > result.local_clashes:
             _retry_newest(box, plan, installer, clock, result, progress)
         result.packages = _packages(box)
     return result
@@ -268,7 +270,7 @@ def _retry_newest(box, plan: EnvPlan, installer: _Installer, clock: _Clock, resu
     dated = f"as of {result.resolved_as_of} {result.collection_errors} test modules failed to collect"
     progress(f"{dated}; trying the newest versions")
     trial = SetupResult(python=result.python, installer=result.installer)
-    _fresh_venv(box)
+    _must(box, f"rm -rf {VENV}.dated && mv {VENV} {VENV}.dated && python3 -m venv {VENV}", 120)
     _ladder(box, plan, installer, clock, trial, progress, ("",))
     if trial.usable:
         _optional(box, plan, installer, clock, trial, progress)
@@ -277,20 +279,11 @@ def _retry_newest(box, plan: EnvPlan, installer: _Installer, clock: _Clock, resu
     if trial.usable and trial.collected is not None and (trial.collection_errors or 0) < (result.collection_errors or 0):
         trial.notes = result.notes + trial.notes + [dated]
         vars(result).update(vars(trial))
+        box.run(f"rm -rf {VENV}.dated", 120, None)
         return
     outcome = f"{trial.collected} tests, {trial.collection_errors} collection errors" if trial.collected is not None else "no collection"
     result.notes.append(f"with the newest versions ({outcome}) the tests collected no better; the versions as of {result.resolved_as_of} were kept")
-    _fresh_venv(box)
-    again = SetupResult(python=result.python, installer=result.installer)
-    _ladder(box, plan, installer, clock, again, progress, (result.resolved_as_of,))
-    if again.usable:
-        _optional(box, plan, installer, clock, again, progress)
-        _setup_commands(box, plan.setup_commands, clock, again, progress)
-    result.usable = again.usable
-
-
-def _fresh_venv(box) -> None:
-    _must(box, f"rm -rf {VENV} && python3 -m venv {VENV}", 120)
+    _must(box, f"rm -rf {VENV} && mv {VENV}.dated {VENV}", 120)
 
 
 def _setup_commands(box, commands: tuple[str, ...], clock: _Clock, result: SetupResult, progress) -> None:
@@ -323,8 +316,25 @@ def _collect(box, clock: _Clock, result: SetupResult, progress) -> None:
     )
     collected, errors = parse_collection(ran.output)
     result.collected, result.collection_errors = collected, errors
+    result.local_clashes = local_clashes(ran.output)
     if ran.timed_out:
         result.notes.append("collecting the tests timed out")
+
+
+_ERROR_BLOCK = re.compile(r"^_{3,} ERROR collecting .*$", re.M)
+_TEST_MODULE = re.compile(r"importing test module '([^']+)'")
+_NO_MODULE = re.compile(r"No module named '([\w.]+)'")
+
+
+def local_clashes(output: str) -> int:
+    """Collection errors where a test module could not be imported under a name that is one of its own folders
+    (`No module named 'test.linter_test'` for plugins/x/test/linter_test.py): pytest's import rules, not versions."""
+    count = 0
+    for block in _ERROR_BLOCK.split(output)[1:]:
+        module, missing = _TEST_MODULE.search(block), _NO_MODULE.search(block)
+        if module and missing and missing.group(1).split(".")[0] in module.group(1).split("/")[:-1]:
+            count += 1
+    return count
 
 
 def parse_collection(output: str) -> tuple[int | None, int | None]:
