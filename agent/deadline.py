@@ -91,5 +91,5 @@ def bounded(deadline: Deadline, call: Callable[[], T]) -> T:
     if finished:
         return value  # type: ignore[return-value]
     if own.passed:
-        raise DeadlinePassed() from value  # type: ignore[misc]
+        raise DeadlinePassed() from value
     raise value  # type: ignore[misc]

@@ -156,7 +156,7 @@ def _small_ignored_files(repo: git.Repo) -> list[str]:
     """Ignored regular files worth keeping, within KEEP_IGNORED_TOTAL (links and special files never)."""
     top = Path(repo.working_tree_dir or ".")
     listing = repo.git.ls_files("--others", "--ignored", "--exclude-standard", "--directory", "-z")
-    count, size, kept = 0, 0, []
+    count, size, kept = 0, 0, list[str]()
     for entry in (e for e in listing.split("\0") if e):
         for path in _files_below(top, entry) if entry.endswith("/") else [entry]:
             try:

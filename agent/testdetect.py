@@ -105,9 +105,9 @@ def language_evidence(root: Path) -> Counter[str]:
                 if entry.name not in SKIPPED_DIRS:
                     folders.append(Path(entry.path))
             elif entry.is_file(follow_symlinks=False) and not entry.name.endswith((".min.js", ".d.ts")):
-                language = SOURCE_LANGUAGES.get(os.path.splitext(entry.name)[1])
-                if language:
-                    scores[language] += 1
+                found = SOURCE_LANGUAGES.get(os.path.splitext(entry.name)[1])
+                if found:
+                    scores[found] += 1
     return scores
 
 

@@ -21,6 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import docker.errors
+from docker.models.containers import Container
 
 from loopwright.sandboxes.base import OutputCap, SandboxError
 from loopwright.sandboxes.docker_exec import run_exec
@@ -109,7 +110,7 @@ def prepare(
     python: str | None,
     setup_commands: tuple[str, ...],
     timeout_s: float,
-    start: Callable[[str], object],
+    start: Callable[[str], Container],
     storage: int,
     session_id: str,
     progress: Callable[[str], None],

@@ -159,8 +159,8 @@ def make_plan(root: Path, python: str = "", setup_commands: tuple[str, ...] = ()
     asked = staged.names() | {requirement_name(r) or "" for r in (*project.dependencies, *test_requirements, *pytest)}
     asked |= {requirement_name(r) or "" for e in extras for r in project.extras.get(e, ())}
     optional = optional_imports(root, project, packages, asked)
-    for item in optional:
-        decisions.append(f"adds {item.requirement} if it installs: the tests import {item.name} where it may be missing ({item.where}); {item.source}")
+    for needed in optional:
+        decisions.append(f"adds {needed.requirement} if it installs: the tests import {needed.name} where it may be missing ({needed.where}); {needed.source}")
     return EnvPlan(
         project=project,
         steps=steps,
@@ -173,7 +173,7 @@ def make_plan(root: Path, python: str = "", setup_commands: tuple[str, ...] = ()
         defining=_defining(root, [f.path for f in files] + list(staged.lines)),
         as_of=as_of,
         as_of_python=as_of_python if as_of and as_of_python > as_of else "",
-        optional=tuple(item.requirement for item in optional),
+        optional=tuple(needed.requirement for needed in optional),
     )
 
 

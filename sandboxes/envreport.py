@@ -206,8 +206,7 @@ def _uv(lines: list[str], step: str, network: bool) -> list[Failure]:
         target = built.group(1).strip()
         what = "the project" if " @ file://" in target or target.startswith("file://") else target.split("==")[0].split(" @ ")[0]
         reason = f"build failed: {detail}" if detail else "build failed"
-        names = () if what == "the project" else (_norm(what),)
-        return [Failure(what, one_line(reason), step, names, network)]
+        return [Failure(what, one_line(reason), step, () if what == "the project" else (_norm(what),), network)]
     if "build backend returned an error" in head or any("build_editable" in c or "build_wheel" in c for c in causes):
         return [Failure("the project", one_line(f"build failed: {detail or _condense(' '.join(causes))}"), step, (), network)]
     if head.startswith("File not found"):

@@ -170,9 +170,9 @@ def _ladder(box, plan: EnvPlan, installer: _Installer, clock: _Clock, result: Se
     """Install the first step that can be installed, trying each a few ways (see MAX_TRIES): resolved as of each
     of `dates` in turn ("" is the newest versions) when the one before fails; what failed before is kept as notes."""
     for step in plan.steps:
-        staged, requirements, left_out = plan.staged, list(step.requirements), []
+        staged, requirements, left_out = plan.staged, list(step.requirements), list[str]()
         later = list(dates[1:])
-        when, earlier_failed = dates[0], []
+        when, earlier_failed = dates[0], list[tuple[str, Failure]]()
         for _ in range(MAX_TRIES):
             if clock.left() < MIN_STEP_S:
                 result.failures.append(Failure("the setup phase", "ran out of time", step.level))

@@ -138,7 +138,7 @@ def build_image(
     client = connect(timeout=BUILD_TIMEOUT_S)
     base_tag = f"{BASE_REPOSITORY}:{release}"
     alias = python_tag(tag, python)
-    previous = {_image_id(client, name) for name in (tag, alias)} - {None}
+    previous = {found for name in (tag, alias) if (found := _image_id(client, name)) is not None}
     work = Path(tempfile.mkdtemp(prefix="loopwright-image-"))
     try:
         rootfs = work / "rootfs"

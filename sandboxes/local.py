@@ -77,7 +77,7 @@ class LocalSandbox:
         except BaseException:
             _signal_group(process.pid, signal.SIGKILL)
             raise
-        if not reader.is_alive():
+        if not reader.is_alive() and process.stdout is not None:
             process.stdout.close()
         code = process.returncode
         return ExecResult(

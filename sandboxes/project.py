@@ -134,8 +134,8 @@ def _read_pyproject(root: Path, facts: dict) -> None:
     except tomllib.TOMLDecodeError as error:
         facts["notes"].append(f"pyproject.toml is not valid TOML: {error}")
         return
-    project = data.get("project") if isinstance(data.get("project"), dict) else {}
-    build = data.get("build-system") if isinstance(data.get("build-system"), dict) else {}
+    project = _table(data, "project")
+    build = _table(data, "build-system")
     poetry = _table(data, "tool", "poetry")
     if build.get("build-backend") or project or poetry:
         facts["installable"] = True
@@ -174,7 +174,7 @@ def _dependency_groups(groups: object) -> dict[str, list[str]]:
 
 
 def _read_poetry(poetry: dict, facts: dict) -> None:
-    dependencies = poetry.get("dependencies") if isinstance(poetry.get("dependencies"), dict) else {}
+    dependencies = _table(poetry, "dependencies")
     python = dependencies.get("python")
     if isinstance(python, str) and "requires_python" not in facts:
         _set(facts, "requires_python", _poetry_spec(python), "pyproject.toml [tool.poetry.dependencies] python")
@@ -299,7 +299,8 @@ def _read_setup_py(root: Path, facts: dict) -> None:
         try:
             value = _value(node, names) if isinstance(node, ast.expr) else node
         except _Unknown:
-            files = [s for s in _string_constants(node, names) if s.endswith((".txt", ".in"))]
+            constants = _string_constants(node, names) if isinstance(node, ast.expr) else []
+            files = [s for s in constants if s.endswith((".txt", ".in"))]
             facts["requirement_files"].extend(files)
             if not files:
                 facts["notes"].append(f"setup.py computes {keyword} at run time; it was not read")
@@ -454,9 +455,10 @@ def _string_constants(node: ast.expr, names: dict) -> list[str]:
 
 
 def _table(data: dict, *keys: str) -> dict:
+    found: object = data
     for key in keys:
-        data = data.get(key) if isinstance(data, dict) else None
-    return data if isinstance(data, dict) else {}
+        found = found.get(key) if isinstance(found, dict) else None
+    return found if isinstance(found, dict) else {}
 
 
 def _strings(value: object) -> list[str]:

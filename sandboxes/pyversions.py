@@ -91,7 +91,7 @@ class PythonChoice:
 def read_hints(root: Path, project: Project) -> PythonHints:
     declared: dict[str, tuple[tuple[int, int], ...]] = {}
     notes: list[str] = []
-    classifiers = sorted({parse_version(m.group(1)) for c in project.classifiers if (m := _CLASSIFIER.match(c.strip()))} - {None})
+    classifiers = sorted({v for c in project.classifiers if (m := _CLASSIFIER.match(c.strip())) and (v := parse_version(m.group(1)))})
     if classifiers:
         declared["classifiers"] = tuple(classifiers)
     tox = _tox_versions(root)
@@ -270,7 +270,7 @@ def _expand_braces(envlist: str) -> str:
         else:
             current += char
     items.append(current)
-    expanded = []
+    expanded: list[str] = []
     for item in (i.strip() for i in items if i.strip()):
         parts = re.split(r"(\{[^{}]*\})", item)
         choices = [p[1:-1].split(",") if p.startswith("{") else [p] for p in parts]

@@ -353,7 +353,7 @@ class RunnerStream(threading.Thread):
         with self._lock:
             if ident != self._ident:
                 return
-            if kind == b"O":
+            if kind == b"O" and self._cap is not None:
                 self._cap.feed(payload)
             elif kind == b"S":
                 (pgid,) = program.STARTED.unpack(payload)

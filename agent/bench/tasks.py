@@ -87,7 +87,7 @@ def select(tasks: Sequence[Task], instances: Iterable[str] = (), repo_filters: I
 
 def _task(record: dict[str, Any]) -> Task:
     missing = [name for name in REQUIRED if not isinstance(record.get(name), (str, list)) or record.get(name) in ("", None)]
-    text = {name: record.get(name) if isinstance(record.get(name), str) else "" for name in (*REQUIRED, "problem_statement")}
+    text: dict[str, str] = {name: value if isinstance(value := record.get(name), str) else "" for name in (*REQUIRED, "problem_statement")}
     problem = f"task record lacks {', '.join(missing)}" if missing else ""
     fail_to_pass, bad_f2p = _test_ids(record.get("FAIL_TO_PASS"))
     pass_to_pass, bad_p2p = _test_ids(record.get("PASS_TO_PASS"))

@@ -147,15 +147,17 @@ def _materialize(mirror: Mirror, commit: str, root: Path, why: str, blobs: BlobS
             if kind == b"blob":
                 entries.append((mode.decode(), sha.decode(), os.fsdecode(path)))
     reader = subprocess.Popen(["git", f"--git-dir={git_dir}", "cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, **_QUIET})
+    asking, answers = reader.stdin, reader.stdout
+    assert asking is not None and answers is not None
     absent = []
     try:
         for mode, sha, path in entries:
-            reader.stdin.write(sha.encode() + b"\n")
-            reader.stdin.flush()
-            header = reader.stdout.readline().split()
+            asking.write(sha.encode() + b"\n")
+            asking.flush()
+            header = answers.readline().split()
             if len(header) == 3:
-                data = reader.stdout.read(int(header[2]))
-                reader.stdout.read(1)
+                data = answers.read(int(header[2]))
+                answers.read(1)
             else:
                 found = blobs.get(sha) if blobs is not None else None
                 if found is None:
@@ -171,7 +173,7 @@ def _materialize(mirror: Mirror, commit: str, root: Path, why: str, blobs: BlobS
                 target.write_bytes(data)
                 target.chmod(0o755 if mode == "100755" else 0o644)
     finally:
-        reader.stdin.close()
+        asking.close()
         reader.wait()
     # The stand-in keeps the commit's dates: the environment resolves dependencies as of them.
     dates = _run(["git", f"--git-dir={git_dir}", "log", "-1", "--format=%aI%n%cI", commit]).stdout.decode().split()

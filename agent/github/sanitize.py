@@ -62,7 +62,8 @@ def request_after_trigger(body: str, trigger: str) -> str | None:
     if not trigger:
         return None
     body = body.replace("\r\n", "\n")
-    start = _BEFORE_TRIGGER.match(body).end()
+    before = _BEFORE_TRIGGER.match(body)
+    start = before.end() if before else 0
     end = start + len(trigger)
     if body[start:end].lower() != trigger.lower():
         return None

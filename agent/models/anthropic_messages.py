@@ -78,9 +78,9 @@ class AnthropicModel:
     # -- request ----------------------------------------------------------------------------------------------------
 
     def _payload(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> dict[str, Any]:
-        system = [{"type": "text", "text": m.content} for m in messages if m.role == "system" and m.content]
+        system: list[dict[str, Any]] = [{"type": "text", "text": m.content} for m in messages if m.role == "system" and m.content]
         wire = self.wire_messages([m for m in messages if m.role != "system"])
-        wire_tools = [{"name": t.name, "description": t.description, "input_schema": t.parameters} for t in tools]
+        wire_tools: list[dict[str, Any]] = [{"name": t.name, "description": t.description, "input_schema": t.parameters} for t in tools]
         if self.prompt_caching:
             # Three breakpoints: tools, system, and the newest turn, so each step reads the whole earlier history.
             for blocks in (wire_tools, system):
@@ -102,6 +102,7 @@ class AnthropicModel:
         """Our messages as Anthropic turns: tool results ride in user turns, and turns of one role are merged."""
         out: list[dict[str, Any]] = []
         for message in messages:
+            blocks: list[dict[str, Any]]
             if message.role == "tool":
                 role = "user"
                 blocks = [

@@ -10,6 +10,7 @@ The SDKs are built on httpx or on its successor httpx2; the hooks work with whic
 from __future__ import annotations
 
 import functools
+import importlib
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from types import ModuleType
@@ -19,10 +20,14 @@ import httpx
 
 from loopwright.deadline import Deadline, DeadlinePassed, current
 
-try:
-    import httpx2
-except ImportError:  # older SDKs use httpx itself
-    httpx2 = None
+def _optional_library(name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(name)
+    except ImportError:  # older SDKs use httpx itself
+        return None
+
+
+httpx2 = _optional_library("httpx2")
 
 T = TypeVar("T")
 
@@ -72,7 +77,7 @@ def _cut_at_deadline(response: Any) -> None:
 
 @functools.cache
 def _cut_stream_type(lib: ModuleType) -> type:
-    class CutStream(lib.SyncByteStream):  # type: ignore[name-defined,misc]
+    class CutStream(lib.SyncByteStream):  # type: ignore[name-defined]
         """A response body that ends with a read timeout once the deadline has passed, however fast bytes come."""
 
         def __init__(self, inner: Any, deadline: Deadline, request: Any) -> None:

@@ -36,8 +36,8 @@ class ToolModeMemory:
         return data if isinstance(data, dict) else {}
 
     def get(self, key: str) -> ToolMode | None:
-        mode = self._read().get(key)
-        return mode if mode in ("native", "text") else None
+        remembered: dict[str, ToolMode] = {"native": "native", "text": "text"}
+        return remembered.get(self._read().get(key, ""))
 
     def put(self, key: str, mode: str) -> None:
         if self.path is None:

@@ -250,8 +250,8 @@ def _build_graph(slots: dict[str, str], kinds: dict[str, str], old: Graph | None
         def_rows, def_sizes = _rows(old.def_offsets, source[copied])
         old_parent = old.def_parent[def_rows]
         old_local = np.where(old_parent >= 0, old_parent - old.def_offsets[old.def_file[def_rows]], -1)
-        ref_parts = [(np.repeat(copied, ref_sizes), old.ref_ident[ref_rows], old.ref_count[ref_rows])]
-        def_parts = [(np.repeat(copied, def_sizes), old.def_ident[def_rows], old.def_line[def_rows], old.def_signature_end[def_rows], old_local)]
+        ref_parts: list[tuple[np.ndarray, ...]] = [(np.repeat(copied, ref_sizes), old.ref_ident[ref_rows], old.ref_count[ref_rows])]
+        def_parts: list[tuple[np.ndarray, ...]] = [(np.repeat(copied, def_sizes), old.def_ident[def_rows], old.def_line[def_rows], old.def_signature_end[def_rows], old_local)]
     else:
         ref_parts, def_parts = [], []
     for number, tags in fresh:

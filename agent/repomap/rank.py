@@ -134,7 +134,7 @@ def _pagerank(graph: Graph, n_files: int, n_idents: int, value: np.ndarray, ndef
     coefficient = value / out[ref_file]
     dangling = out <= 0
     x = personal.copy()
-    per_def = np.zeros(n_idents)
+    per_def: np.ndarray = np.zeros(n_idents)
     for _ in range(MAX_ITERATIONS):
         per_def = np.bincount(ref_ident, weights=x[ref_file] * coefficient, minlength=n_idents)
         spread = np.bincount(graph.def_file, weights=per_def[graph.def_ident], minlength=n_files)

@@ -59,7 +59,8 @@ def save(root: Path, store: Store) -> None:
         fd, temporary = tempfile.mkstemp(dir=directory, prefix=".index-", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, **{_META: np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)}, **arrays)
+                payload: dict[str, Any] = {_META: np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8), **arrays}
+                np.savez(handle, **payload)
             os.replace(temporary, directory / CACHE_FILE)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)

@@ -22,7 +22,7 @@ def alignment(old: list[str], new: list[str], align: str, held: frozenset[int] =
     """difflib-style opcodes for old->new, aligned as `align` says (see `Reading`); with "held", of the shortest
     scripts one that keeps as many of the old lines `held` paired as it can."""
     if align == "first" or len(old) * len(new) > LCS_CELLS and align != "last":
-        first = difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes()
+        first: list[Opcode] = list(difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes())
         return first if align in ("first", "lcs", "held") else _grouped(_slid(_script(first), old, new, align == "down"))
     if align == "held":
         return _grouped(list(_shortest(tuple(old), tuple(new), held)))
@@ -91,14 +91,18 @@ def _slid(steps: list[Step], old: list[str], new: list[str], down: bool) -> list
         kinds = {step[0] for step in s[k:end]}
         if len(kinds) == 1:
             adding = "+" in kinds
-            seq, at = (new, 2) if adding else (old, 1)
-            while down and end < len(s) and s[end][0] == "=" and seq[s[k][at]] == seq[s[end][at]]:
-                lo, eq = s[k][at], s[end]
+            seq = new if adding else old
+
+            def pos(step: Step, adding: bool = adding) -> int:
+                return step[2] if adding else step[1]
+
+            while down and end < len(s) and s[end][0] == "=" and seq[pos(s[k])] == seq[pos(s[end])]:
+                lo, eq = pos(s[k]), s[end]
                 moved = [("+", -1, j) for j in range(lo + 1, eq[2] + 1)] if adding else [("-", i, -1) for i in range(lo + 1, eq[1] + 1)]
                 s[k : end + 1] = [("=", eq[1], lo) if adding else ("=", lo, eq[2])] + moved
                 k, end = k + 1, end + 1
-            while not down and k > 0 and s[k - 1][0] == "=" and seq[s[k - 1][at]] == seq[s[end - 1][at]]:
-                eq, hi = s[k - 1], s[end - 1][at]
+            while not down and k > 0 and s[k - 1][0] == "=" and seq[pos(s[k - 1])] == seq[pos(s[end - 1])]:
+                eq, hi = s[k - 1], pos(s[end - 1])
                 moved = [("+", -1, j) for j in range(eq[2], hi)] if adding else [("-", i, -1) for i in range(eq[1], hi)]
                 s[k - 1 : end] = moved + [("=", eq[1], hi) if adding else ("=", hi, eq[2])]
                 k, end = k - 1, end - 1

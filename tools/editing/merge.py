@@ -93,7 +93,7 @@ def build_replacement(lines: list[str], span: Span, old: list[str], new: list[st
     out: list[str] = []
     cursor = span[0]
     for tag, i1, i2, j1, j2 in opcodes if opcodes is not None else alignment(old, new, reading.align):
-        placed = [mapping[k] for k in range(i1, i2) if mapping[k] is not None and mapping[k] >= cursor]
+        placed = [m for m in mapping[i1:i2] if m is not None and m >= cursor]
         if tag == "equal":
             if placed:
                 out.extend(lines[cursor : placed[-1] + 1])
@@ -133,8 +133,8 @@ def _refuse_uneven_gap(lines: list[str], old: list[str], new: list[str], mapping
         return
     before = next((k for k in range(i1 - 1, -1, -1) if old[k].strip() and mapping[k] is not None), None)
     after = next((k for k in range(i2, len(old)) if old[k].strip() and mapping[k] is not None), None)
-    file_lo = mapping[before] + 1 if before is not None else span[0]
-    file_hi = mapping[after] if after is not None else span[1]
+    file_lo = _at(mapping, before) + 1 if before is not None else span[0]
+    file_hi = _at(mapping, after) if after is not None else span[1]
     named = set(mapping[before if before is not None else 0 : after + 1 if after is not None else len(old)])
     if all(n in named for n in range(file_lo, file_hi)) or _replaces_in_place(lines, old, new, mapping, op):
         return  # the file has no line there that the old text left out, or the change rewrites in place
@@ -163,14 +163,21 @@ def _replaces_in_place(lines: list[str], old: list[str], new: list[str], mapping
     if not solid or j1 == j2 or any(mapping[k] is None for k in solid) or not old[i1].strip() or not old[i2 - 1].strip():
         return False
     named = {mapping[k] for k in removed if mapping[k] is not None}
-    if not all(n in named for n in range(mapping[i1], mapping[i2 - 1] + 1)):
+    if not all(n in named for n in range(_at(mapping, i1), _at(mapping, i2 - 1) + 1)):
         return False
     anchors = [k for k, line in enumerate(old) if line.strip() and mapping[k] is not None]
     before = max((k for k in anchors if k < i1), default=None)
     after = min((k for k in anchors if k >= i2), default=None)
-    if before is not None and i1 - before != mapping[i1] - mapping[before] and not _rewritten(old[i1], new[j1]):
+    if before is not None and i1 - before != _at(mapping, i1) - _at(mapping, before) and not _rewritten(old[i1], new[j1]):
         return False
-    return after is None or after - (i2 - 1) == mapping[after] - mapping[i2 - 1] or _rewritten(old[i2 - 1], new[j2 - 1])
+    return after is None or after - (i2 - 1) == _at(mapping, after) - _at(mapping, i2 - 1) or _rewritten(old[i2 - 1], new[j2 - 1])
+
+
+def _at(mapping: tuple[int | None, ...], k: int) -> int:
+    """The file line of old line `k`, which the caller knows the file has."""
+    line = mapping[k]
+    assert line is not None, f"old line {k} has no file line"
+    return line
 
 
 def _rewritten(old_line: str, new_line: str) -> bool:

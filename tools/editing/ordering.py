@@ -199,9 +199,12 @@ def _predicted(number: int, edit: FileEdit, placed: dict[int, list[Placement]]) 
     Without such a hunk the number is unverified (it may be stale), so it picks nothing.
     """
     at = edit.hunks[number - 1].at_line
-    known = [(abs(edit.hunks[n - 1].at_line - at), n) for n in placed if edit.hunks[n - 1].at_line and placed[n]]
-    if at is None or not known:
+    if at is None:
         return None
-    _, nearest = min(known)
-    offset = placed[nearest][0].first_line - edit.hunks[nearest - 1].at_line
+    lines = {n: edit.hunks[n - 1].at_line for n in placed if placed[n]}
+    known = [(abs(line - at), n, line) for n, line in lines.items() if line]
+    if not known:
+        return None
+    _, nearest, line = min(known)
+    offset = placed[nearest][0].first_line - line
     return at - 1 + offset
