@@ -6,7 +6,7 @@ Debian release gives one Python each (RELEASES); every image is also tagged by i
 (`loopwright-sandbox:py3.9`), the name the environment setup looks for when a project needs that
 Python. The bookworm image is the default, `loopwright-sandbox:latest`.
 
-Public: `build_image`, `image_exists`, `python_tag`, `release_for`, RELEASES, PYTHON_LABEL.
+Public: `build_image`, `image_exists`, `python_tag`, PYTHON_LABEL (the releases and their Python: pyversions.RELEASES).
 """
 
 from __future__ import annotations
@@ -25,12 +25,11 @@ import docker.errors
 
 from loopwright.sandboxes.base import SandboxError
 from loopwright.sandboxes.docker import BASE_LABEL, connect
+from loopwright.sandboxes.pyversions import RELEASES
 
 DEFAULT_IMAGE = "loopwright-sandbox:latest"
 BASE_REPOSITORY = "loopwright-rootfs"
 SUITE = "bookworm"
-RELEASES = {"bullseye": "3.9", "bookworm": "3.11", "trixie": "3.13"}
-"""Debian release -> the Python it ships."""
 PYTHON_LABEL = "loopwright.python"
 """On a sandbox image: its Python's major.minor version."""
 PACKAGES = (
@@ -65,11 +64,6 @@ def python_tag(image: str, python: str) -> str:
     """`loopwright-sandbox:py3.9` for image `loopwright-sandbox:<any tag>` and Python 3.9."""
     repository = image.rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
     return f"{repository}:py{python}"
-
-
-def release_for(python: str) -> str | None:
-    """The Debian release whose image has Python `python` (major.minor), if one does."""
-    return next((release for release, version in RELEASES.items() if version == python), None)
 
 
 def default_tag(release: str) -> str:

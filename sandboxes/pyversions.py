@@ -32,6 +32,8 @@ _TOX_FACTOR = re.compile(r"(?<![a-z])py(\d)(\d{1,2})(?!\d)")
 _CI_KEY = re.compile(r"^(\s*)(?:-\s*)?(python-version|python_version|python-versions|python|PYTHON_VERSION|PYTHON)\s*:\s*(.*)$")
 _CI_VERSION = re.compile(r"""(?<![\w.])["']?(\d\.\d{1,2})(?:\.\d+)?(?:\.x)?["']?(?![\w.])""")
 WORKFLOW_BYTES = 256 << 10
+RELEASES = {"bullseye": "3.9", "bookworm": "3.11", "trixie": "3.13"}
+"""Debian release -> the Python it ships: one sandbox image each (see image)."""
 
 
 class PythonChoiceError(Exception):
@@ -195,9 +197,12 @@ def _requested(ordered: list[Candidate], requested: str) -> PythonChoice:
     return PythonChoice(matching[-1], f"Python {show(wanted)} was asked for")
 
 
-def _how_to_build(version: str | None) -> str:
-    from loopwright.sandboxes.image import RELEASES, release_for
+def release_for(python: str) -> str | None:
+    """The Debian release whose sandbox image has Python `python` (major.minor), if one does."""
+    return next((release for release, version in RELEASES.items() if version == python), None)
 
+
+def _how_to_build(version: str | None) -> str:
     if version is None:
         listed = ", ".join(f"--release {release} for {python}" for release, python in RELEASES.items())
         return f"more images: `loopwright sandbox build` ({listed})"

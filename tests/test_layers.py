@@ -57,3 +57,80 @@ def test_layering(module, path):
 
 
 GIT_MODULES = {"loopwright.gitstate", "loopwright.github.gitops"}
+
+
+# -- the import graph: one direction, no cycles ---------------------------------------------------------------
+
+KNOWN = {module for module, _ in ALL}
+CORE = ("loopwright.loop", "loopwright.messages", "loopwright.model", "loopwright.hooks", "loopwright.ending", "loopwright.tools.base", "loopwright.sandboxes.base")
+"""The loop and the seams it talks through: they name protocols, never a concrete tool, model, sandbox or front end."""
+OUTER = ("loopwright.cli", "loopwright.ui", "loopwright.github", "loopwright.bench", "loopwright.session", "loopwright.models.", "loopwright.sandboxes.docker")
+
+
+def graph() -> dict[str, set[str]]:
+    """Module -> the modules of ours it imports anywhere in its code (functions too), `TYPE_CHECKING` blocks aside."""
+    edges: dict[str, set[str]] = {}
+    for module, path in ALL:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        hidden = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test) for b in node.body for n in ast.walk(b)}
+        found = set()
+        for node in ast.walk(tree):
+            if id(node) in hidden:
+                continue
+            if isinstance(node, ast.Import):
+                found.update(_resolve(alias.name) for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.update(_resolve(f"{node.module}.{alias.name}") or _resolve(node.module) for alias in node.names)
+        edges[module] = {name for name in found if name and name != module}
+    return edges
+
+
+def _resolve(name: str) -> str:
+    """The module of ours `name` is, or is inside; "" for others."""
+    while name:
+        if name in KNOWN:
+            return name
+        name = name.rpartition(".")[0]
+    return ""
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(edges.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_cycles():
+    assert cycles(graph()) == []
+
+
+@pytest.mark.parametrize("module", CORE)
+def test_the_core_imports_no_front_end_and_no_concrete_part(module):
+    outer = sorted(name for name in graph()[module] if name.startswith(OUTER) or (name.startswith("loopwright.tools.") and name != "loopwright.tools.base"))
+    assert outer == [], f"{module} imports {outer}"

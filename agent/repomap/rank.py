@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from loopwright.repomap.index import Graph
+from loopwright.repomap.data import Graph
 from loopwright.repomap.roles import is_secondary
 
 DAMPING = 0.85

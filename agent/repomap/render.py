@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from loopwright.repomap.index import Graph
+from loopwright.repomap.data import Graph
 from loopwright.repomap.rank import Ranking
 
 CHARS_PER_TOKEN = 4

@@ -14,16 +14,14 @@ import os
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from loopwright import statedir
 from loopwright.repomap.changes import FileState
+from loopwright.repomap.data import Graph, Store
 from loopwright.repomap.languages import queries_fingerprint
-
-if TYPE_CHECKING:
-    from loopwright.repomap.index import Graph, Store
 
 FORMAT = 4
 """Bumped whenever the stored shape changes, or what is derived when storing (such as roles.py's rules)."""
@@ -40,8 +38,6 @@ def fingerprint() -> str:
 
 
 def load(root: Path) -> Store:
-    from loopwright.repomap.index import Store
-
     try:
         with np.load(cache_path(root), allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
@@ -93,8 +89,6 @@ def _to_data(store: Store) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
 
 
 def _from_data(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Store:
-    from loopwright.repomap.index import Store
-
     store = Store(
         fingerprint=str(meta["fingerprint"]),
         files={str(path): FileState(str(key), int(size), int(mtime)) for path, (key, size, mtime) in meta["files"].items()},
@@ -111,8 +105,6 @@ def _from_data(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Store:
 
 
 def _graph(plain: dict[str, Any], arrays: dict[str, np.ndarray], ident_count: int) -> Graph:
-    from loopwright.repomap.index import Graph
-
     values: dict[str, Any] = {}
     for field in dataclasses.fields(Graph):
         if f"graph.{field.name}" in arrays:
