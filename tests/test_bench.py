@@ -315,14 +315,6 @@ def test_a_mirror_without_some_objects_still_gives_a_work_tree(tmp_path):
         assert work.git("rev-parse", "HEAD").stdout.decode().strip() == work.base_commit
         # It keeps the commit's date, which the environment resolves dependencies as of.
         assert work.git("log", "-1", "--format=%cI").stdout == git(source, "log", "-1", "--format=%cI").encode()
-
-
-def test_ids_pytest_cannot_be_handed_select_their_test_function():
-    """pytest before 8 splits a command-line id at every `::`, the parameter's too, and finds nothing to run."""
-    from loopwright.bench.testrun import selectors
-
-    ids = ["t.py::test_url[http://[::1]:80]", "t.py::test_url[plain]", "t.py::test_words[two", "t.py::K::test_x[a-b]"]
-    assert selectors(ids) == ["t.py::test_url", "t.py::test_url[plain]", "t.py::test_words", "t.py::K::test_x[a-b]"]
     # The project's released package ships the file: taken from there, and only where its git id matches.
     import zipfile
 
@@ -340,3 +332,11 @@ def test_ids_pytest_cannot_be_handed_select_their_test_function():
     (released / "src-1.0-py3-none-any.whl").unlink()
     with checkout(Mirror("dev/src", mirror, "bare"), head, blobs=BlobStore(released)) as work:
         assert work.absent == ("data/big.bin",) and not (work.root / "data" / "big.bin").exists()
+
+
+def test_ids_pytest_cannot_be_handed_select_their_test_function():
+    """pytest before 8 splits a command-line id at every `::`, the parameter's too, and finds nothing to run."""
+    from loopwright.bench.testrun import selectors
+
+    ids = ["t.py::test_url[http://[::1]:80]", "t.py::test_url[plain]", "t.py::test_words[two", "t.py::K::test_x[a-b]"]
+    assert selectors(ids) == ["t.py::test_url", "t.py::test_url[plain]", "t.py::test_words", "t.py::K::test_x[a-b]"]
