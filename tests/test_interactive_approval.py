@@ -37,11 +37,21 @@ def test_with_nobody_to_ask_asking_becomes_forbidding(mode):
 
 
 def test_every_default_tool_has_a_known_action():
-    kinds = {tool.name: action_of(tool.name) for tool in default_tools()}
-    assert kinds["edit_file"] == kinds["write_file"] == "edit"
+    kinds = {tool.name: action_of(tool) for fmt in ("str_replace", "search_replace", "udiff") for tool in default_tools(fmt)}
+    assert kinds["edit_file"] == kinds["write_file"] == kinds["insert_text"] == "edit"
+    assert kinds["apply_patch"] == kinds["replace_blocks"] == "edit"
     assert kinds["run_shell"] == kinds["run_tests"] == "command"
     assert kinds["read_file"] == kinds["search"] == kinds["list_files"] == kinds["submit"] == "read"
-    assert action_of("some_new_tool") == "command"
+
+
+def test_a_tool_that_declares_no_kind_counts_as_a_command():
+    class Undeclared:
+        name = "some_new_tool"
+
+    class Odd:
+        kind = "delete"
+
+    assert action_of(Undeclared()) == action_of(Odd()) == "command"
 
 
 def test_unknown_mode_is_an_error():
