@@ -97,7 +97,9 @@ class TerminalApprover:
             else:
                 self.console.print(f"[dim](no preview: {escape(refused)}; it will fail and report why)[/]", highlight=False)
         elif action == "command":
-            self.console.print(f"[bold yellow]run[/] {where}:\n  [bold]{escape(shown or described)}[/]", highlight=False)
+            # A command's preview is the full command line; without one the description is the command.
+            headline, detail = (described, shown) if shown else ("run", described)
+            self.console.print(f"[bold yellow]{escape(headline)}[/] {where}:\n  [bold]{escape(detail)}[/]", highlight=False)
         else:
             self.console.print(f"[bold yellow]{escape(described)}[/]", highlight=False)
 
