@@ -16,7 +16,8 @@ from loopwright.loop import Agent
 from loopwright.messages import Message
 from loopwright.models.scripted import ScriptedModel, call
 from loopwright.sandboxes.local import LocalSandbox
-from loopwright.tools.base import ToolContext
+from loopwright.tools.base import Tool, ToolContext
+from loopwright.tools.repo_map import RepoMapTool
 from loopwright.tools.registry import default_tools
 from loopwright.trajectory import Trajectory
 from loopwright.ui.approve import TerminalApprover
@@ -49,6 +50,16 @@ def test_with_nobody_to_ask_asking_becomes_forbidding(mode):
             present = decide(mode, action, sandbox)
             absent = decide(mode, action, sandbox, person_present=False)
             assert absent == ("forbid" if present == "ask" else present)
+
+
+def test_every_tool_declares_its_facts():
+    tools = [tool for fmt in ("str_replace", "search_replace", "udiff") for tool in default_tools(fmt, [RepoMapTool(lambda query, tokens: "")])]
+    for tool in tools:
+        assert isinstance(tool, Tool), tool.name
+        assert tool.kind in ("read", "edit", "command") and "kind" in vars(type(tool)), tool.name
+        assert all(fact in vars(type(tool)) for fact in ("reports_tests", "unseen_changes", "editable")), tool.name
+    assert {tool.name for tool in tools if tool.reports_tests} == {"run_tests"}
+    assert {tool.name for tool in tools if tool.unseen_changes} == {"run_shell"}
 
 
 def test_every_default_tool_has_a_known_action():
@@ -148,7 +159,7 @@ def test_an_edit_that_would_not_apply_says_why_while_asking(tmp_path: Path):
         agent, out = approving_agent(repo, [call("replace_blocks", blocks=blocks)], "suggest", Person("y"), "search_replace", box)
         agent.step()
     shown = " ".join(out.getvalue().split())
-    assert "no preview:" in shown and "calc.py" in shown
+    assert "no preview:" in shown and "calc.py" in shown and "it will fail and report why" in shown
     assert agent.messages[-1].role == "tool" and "Error from replace_blocks" in agent.messages[-1].content
 
 

@@ -84,18 +84,18 @@ class TerminalApprover:
     def _show(self, call: ToolCall, tool: Tool, args: ToolArgs, ctx: ToolContext, action: Action) -> None:
         where = "in the Docker sandbox" + ("" if self.sandbox.network else ", no network") if self.sandbox.kind == "docker" else "on this machine, not sandboxed"
         described = describe(tool, call, args)
-        refused = "the edit does not apply as given"
+        why_not = "the edit changes nothing"
         try:
             shown = tool.preview(args, ctx) if hasattr(tool, "preview") else None
         except (ToolFailure, OSError, ValueError) as exc:
-            shown, refused = None, str(exc) or refused
+            shown, why_not = None, f"{exc or 'the edit does not apply as given'}; it will fail and report why"
         if action == "edit":
             self.console.print(f"[bold yellow]{escape(described)}[/]:", highlight=False)
             if shown:
                 self.console.print(Syntax(shown, "diff", theme="ansi_dark", background_color="default"))
                 self.previewed.add(call.id)
             else:
-                self.console.print(f"[dim](no preview: {escape(refused)}; it will fail and report why)[/]", highlight=False)
+                self.console.print(f"[dim](no preview: {escape(why_not)})[/]", highlight=False)
         elif action == "command":
             # A command's preview is the full command line; without one the description is the command.
             headline, detail = (described, shown) if shown else ("run", described)
