@@ -10,26 +10,20 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 from loopwright.config import SandboxSettings
+from loopwright.tools.base import Tool, ToolKind
 
 ApprovalMode = Literal["suggest", "auto-edit", "full-auto"]
-Action = Literal["read", "edit", "command"]
+Action = ToolKind
 Decision = Literal["allow", "ask", "forbid"]
 
 MODES: tuple[str, ...] = get_args(ApprovalMode)
 
-_EDITS = frozenset({"edit_file", "write_file", "insert_text", "apply_patch"})
-_COMMANDS = frozenset({"run_shell", "run_tests"})
 
-
-def action_of(tool: str) -> Action:
-    """What a tool call does to the world. Tools not known to write or run count as commands, the cautious side."""
-    if tool in _EDITS:
-        return "edit"
-    if tool in _COMMANDS:
-        return "command"
-    if tool in ("read_file", "list_files", "search", "repo_map", "submit"):
-        return "read"
-    return "command"
+def action_of(tool: Tool | object) -> Action:
+    """What a tool's calls do to the world, as the tool declares it. A tool that declares no kind we know
+    counts as a command, the cautious side."""
+    kind = getattr(tool, "kind", None)
+    return kind if kind in ("read", "edit") else "command"
 
 
 def decide(mode: ApprovalMode, action: Action, sandbox: SandboxSettings, *, person_present: bool = True) -> Decision:

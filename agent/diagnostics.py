@@ -67,7 +67,7 @@ def _failures(trajectory: Path, summary: str) -> list[str]:
         data = Trajectory.load(trajectory)
     except ValueError:
         return []
-    outputs = [event.output for step in data.steps for event in step.tools if event.tool == "run_tests"]
+    outputs = [event.output for step in data.steps for event in step.tools if event.test_report]
     if not outputs or outputs[-1].splitlines()[0] != summary:
         return []
     found = []

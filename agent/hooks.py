@@ -6,16 +6,36 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from loopwright.messages import ToolCall
+from loopwright.tools.base import Tool, ToolArgs, ToolContext
+
+
+@dataclass(frozen=True)
+class Allow:
+    """Run the call."""
+
+    args: ToolArgs | None = None
+    """Arguments the person changed, to run instead of the model's (a new validated object, never the
+    model's edited in place); None runs the call as the model asked. The model is told what really ran."""
+
+
+@dataclass(frozen=True)
+class Deny:
+    """Do not run the call; the reason goes to the model as the call's result."""
+
+    reason: str
+
+
+Approval = Allow | Deny
 
 
 class Approver(Protocol):
-    def __call__(self, call: ToolCall, args: Any) -> str | None:
-        """None to go ahead; otherwise the reason to give the model for not running the call."""
+    def __call__(self, call: ToolCall, tool: Tool, args: ToolArgs, ctx: ToolContext) -> Approval:
+        """Whether a validated call may run; `tool` says what it is (kind, description, preview in `ctx`)."""
         ...
 
 
-def _approve_all(call: ToolCall, args: Any) -> str | None:
-    return None
+def _approve_all(call: ToolCall, tool: Tool, args: ToolArgs, ctx: ToolContext) -> Approval:
+    return Allow()
 
 
 def _ignore(*_: Any) -> None:
@@ -27,7 +47,7 @@ class Hooks:
     on_assistant: Any = _ignore
     """Called with each assistant Message."""
     on_tool_start: Any = _ignore
-    """Called with (ToolCall, validated args) just before a tool runs."""
+    """Called with (ToolCall, Tool, validated args) just before a tool runs; the args are the ones that run."""
     on_tool_end: Any = _ignore
     """Called with (ToolCall, ToolOutput) after a tool ran."""
     approve: Approver = _approve_all

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from loopwright.deadline import Deadline, DeadlinePassed, bounded
 from loopwright.ending import Interrupted, LimitsExceeded, ModelFailed, RepeatedFailure, RunEnded, SandboxFailed, Submitted
-from loopwright.hooks import Hooks
+from loopwright.hooks import Deny, Hooks
 from loopwright.config import Limits
 from loopwright.messages import Message, ModelResponse, ToolCall, ToolSpec, Usage
 from loopwright.model import Model, ModelError
@@ -26,7 +26,7 @@ from loopwright.models.context import fit_to_window
 from loopwright.models.retry import one_line
 from loopwright.prompting import render
 from loopwright.sandboxes.base import SandboxError
-from loopwright.tools.base import Tool, ToolContext, ToolFailure, ToolOutput, schema_of
+from loopwright.tools.base import Tool, ToolArgs, ToolContext, ToolFailure, ToolOutput, schema_of
 from loopwright.tools.run_tests import run_test_command
 from loopwright.trajectory import StepRecord, ToolEvent, Trajectory, elapsed
 
@@ -159,11 +159,15 @@ class Agent:
 
         if self.replies_end_turn and not response.format_error and not response.message.tool_calls:
             record.note = "; ".join(filter(None, [record.note, "answer"]))
-        elif response.format_error or not response.message.tool_calls:
+        elif not response.message.tool_calls:
             self._complain_no_call(response.format_error, record)
         else:
+            # Every call gets its answer, even in a turn that also held one the adapter could not read:
+            # the next request must not carry an unanswered call (provider APIs reject it).
             for call in response.message.tool_calls:
                 record.tools.append(self._execute(call))
+            if response.format_error:
+                self._complain_unread_call(response.format_error, record)
         self._warn_when_budget_low()
         self.trajectory.record_messages(self.messages)
         self.trajectory.add_step(record)
@@ -187,14 +191,24 @@ class Agent:
 
     def _execute(self, call: ToolCall) -> ToolEvent:
         clock = time.monotonic()
-        try:
-            output = self._run_tool(call)
-        except ToolFailure as failure:
-            output = ToolOutput(text=render("tool_error.j2", tool=call.name, error=str(failure), hint=""), is_error=True)
+        tool = self.tools.get(call.name)
+        args: ToolArgs | None = None
+        if tool is None:
+            output = self._invalid(call, f"unknown tool {call.name!r}", f"Available tools: {', '.join(self.tools)}.")
+        else:
+            checked = self._validate(call, tool)
+            if isinstance(checked, ToolOutput):
+                output = checked
+            else:
+                args = checked
+                try:
+                    output, args = self._approve_and_run(call, tool, args)
+                except ToolFailure as failure:
+                    output = ToolOutput(text=render("tool_error.j2", tool=call.name, error=str(failure), hint=""), is_error=True)
         self.consecutive_errors = self.consecutive_errors + 1 if output.is_error and output.data.get("invalid") else 0
         for path in output.changed_files:
             self.changed[path] = None
-        if output.changed_files or call.name == "run_shell":
+        if output.changed_files:
             self.changed_since_tests = True
         if output.ends_run:
             self.submitted_summary = output.data.get("summary", "") or "done"
@@ -208,12 +222,12 @@ class Agent:
             is_error=output.is_error,
             duration_s=elapsed(clock),
             data=output.data,
+            described=tool.describe(args) if tool is not None and args is not None else "",
+            test_report=bool(tool is not None and tool.reports_tests and args is not None and not output.is_error),
         )
 
-    def _run_tool(self, call: ToolCall) -> ToolOutput:
-        tool = self.tools.get(call.name)
-        if tool is None:
-            return self._invalid(call, f"unknown tool {call.name!r}", f"Available tools: {', '.join(self.tools)}.")
+    def _validate(self, call: ToolCall, tool: Tool) -> ToolArgs | ToolOutput:
+        """The call's arguments as the tool's typed Args, or the error that goes back to the model."""
         try:
             raw = json.loads(call.arguments or "{}")
         except json.JSONDecodeError as exc:
@@ -221,15 +235,21 @@ class Agent:
         if not isinstance(raw, dict):
             return self._invalid(call, "arguments must be a JSON object", "")
         try:
-            args = tool.Args.model_validate(raw)
+            return tool.Args.model_validate(raw)
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors())
             return self._invalid(call, f"bad arguments: {problems}", "Check the tool's parameters and call it again.")
-        asked = args.model_dump()
-        decision = self.hooks.approve(call, args)
-        if decision is not None:
-            return ToolOutput(text=decision, is_error=True)
-        self.hooks.on_tool_start(call, args)
+
+    def _approve_and_run(self, call: ToolCall, tool: Tool, args: ToolArgs) -> tuple[ToolOutput, ToolArgs]:
+        """Ask the approver, then run the call with the arguments it allowed; returns the output and those arguments."""
+        approval = self.hooks.approve(call, tool, args, self.ctx)
+        if isinstance(approval, Deny):
+            return ToolOutput(text=approval.reason, is_error=True), args
+        if approval.args is not None:
+            args = approval.args
+        self.hooks.on_tool_start(call, tool, args)
+        if tool.unseen_changes:
+            self.changed_since_tests = True
         try:
             output = tool.run(args, self.ctx)
         except SandboxError as exc:
@@ -240,13 +260,13 @@ class Agent:
             raise ToolFailure(f"{type(exc).__name__}: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - a broken tool must not end the session; the model and trajectory see it
             raise ToolFailure(f"internal error in {call.name}: {type(exc).__name__}: {exc}") from None
-        if call.name == "run_tests":
+        if tool.reports_tests:
             self._note_test_run(output)
-        if args.model_dump() != asked:
+        if approval.args is not None:
             # The person changed the call while approving it; the model must know what really ran.
             note = render("edited_call.j2", arguments=args.model_dump_json())
             output = replace(output, text=f"{note}\n{output.text}")
-        return output
+        return output, args
 
     def _fit_context(self) -> str:
         """Compact the middle of the conversation when it would overflow the model's window.
@@ -279,6 +299,11 @@ class Agent:
         text = render("no_tool_call.j2", detail=format_error or "", tools=list(self.tools))
         self.messages.append(Message.user(text))
         record.note = "; ".join(filter(None, [record.note, "no tool call" + (f": {format_error}" if format_error else "")]))
+
+    def _complain_unread_call(self, format_error: str, record: StepRecord) -> None:
+        self.consecutive_errors += 1
+        self.messages.append(Message.user(render("unread_call.j2", detail=format_error, tools=list(self.tools))))
+        record.note = "; ".join(filter(None, [record.note, f"a call could not be read: {format_error}"]))
 
     # -- budgets and the end ---------------------------------------------------------------------
 

@@ -26,6 +26,10 @@ class ToolEvent(BaseModel):
     is_error: bool = False
     duration_s: float = 0.0
     data: dict[str, Any] = Field(default_factory=dict)
+    described: str = ""
+    """The tool's one line for the call (Tool.describe), for replaying a run to a person."""
+    test_report: bool = False
+    """The output is a test run's report (a tool that reports tests, and the call ran)."""
 
 
 class StepRecord(BaseModel):

@@ -8,7 +8,7 @@ import pytest
 
 from loopwright.config import Limits
 from loopwright.ending import ModelFailed, Submitted
-from loopwright.hooks import Hooks
+from loopwright.hooks import Allow, Hooks
 from loopwright.loop import Agent
 from loopwright.messages import Message
 from loopwright.models.scripted import ScriptedModel, Turn, call
@@ -66,7 +66,7 @@ def test_a_submit_ends_only_its_turn(tmp_path: Path):
 def test_open_calls_are_answered_after_an_interruption(tmp_path: Path):
     repo = buggy_calc_repo(tmp_path / "repo")
 
-    def interrupt(call, args):
+    def interrupt(call, tool, args, ctx):
         raise KeyboardInterrupt
 
     turn = Turn(calls=(("read_file", {"path": "calc.py"}), ("run_shell", {"command": "true"})))
@@ -86,9 +86,8 @@ def test_open_calls_are_answered_after_an_interruption(tmp_path: Path):
 def test_a_call_edited_while_approving_is_reported_to_the_model(tmp_path: Path):
     repo = buggy_calc_repo(tmp_path / "repo")
 
-    def edit(call, args):
-        args.command = "echo edited"
-        return None
+    def edit(call, tool, args, ctx):
+        return Allow(args.model_copy(update={"command": "echo edited"}))
 
     with LocalSandbox(repo) as box:
         agent, _ = agent_for(repo, [call("run_shell", command="echo original"), Turn(text="ok")], box, Hooks(approve=edit))

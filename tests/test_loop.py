@@ -155,3 +155,15 @@ def test_conversation_is_compacted_to_fit_the_window_and_the_trajectory_says_so(
     assert len(last) < len(model.seen[-2]) + 2
     notes = [s["note"] for s in json.loads(outcome.trajectory.read_text())["steps"]]
     assert any(note.startswith("context compacted") for note in notes)
+
+
+def test_calls_in_a_turn_with_an_unreadable_call_are_all_answered(repo):
+    unreadable = Turn(calls=(("read_file", {"path": "calc.py"}), ("list_files", {})), format_error="a call's arguments are not valid JSON")
+    outcome, model = run(repo, [unreadable, call("submit", summary="done")])
+    assert outcome.result.reason == "submitted"
+    sent = model.seen[1]
+    asked = [c.id for m in sent if m.role == "assistant" for c in m.tool_calls]
+    answered = [m.tool_call_id for m in sent if m.role == "tool"]
+    assert asked == answered == ["call_0_0", "call_0_1"]
+    assert "def add(a, b)" in sent[-3].content
+    assert sent[-1].role == "user" and "not valid JSON" in sent[-1].content and "could not be read" in sent[-1].content

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
 from loopwright.sandboxes.base import CUT_NOTE, CUT_NOTE_PATTERN, Sandbox
+
+
+ToolKind = Literal["read", "edit", "command"]
+"""What a call does to the world: reads, changes files (and can be previewed), or runs a command."""
 
 
 class ToolArgs(BaseModel):
@@ -60,9 +64,31 @@ class ToolFailure(Exception):
 
 @runtime_checkable
 class Tool(Protocol):
+    """A tool and the facts about it that approval, rendering and the loop ask for instead of matching its name."""
+
     name: ClassVar[str]
     description: ClassVar[str]
     Args: ClassVar[type[ToolArgs]]
+    kind: ClassVar[ToolKind]
+    """Decides when a person is asked (see loopwright.approval); a tool that declares none counts as a command."""
+    reports_tests: ClassVar[bool]
+    """Its output is a test report: the loop takes its verdict as the latest test run."""
+    unseen_changes: ClassVar[bool]
+    """A call may change files without naming them in `ToolOutput.changed_files` (a shell command), so the
+    last test run no longer speaks for the files."""
+    editable: ClassVar[str | None]
+    """The argument a person may rewrite while approving a call (a shell command), or None."""
+
+    def describe(self, args: Any) -> str:
+        """One line for a person: what the call reads, the command it runs, the files it edits."""
+        ...
+
+    def preview(self, args: Any, ctx: ToolContext) -> str | None:
+        """What the call would do, worked out without doing it: an edit's diff, a command line in full.
+
+        None when there is nothing more to show than `describe`; raises `ToolFailure` with the reason when
+        an edit would not apply."""
+        ...
 
     def run(self, args: Any, ctx: ToolContext) -> ToolOutput: ...
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from loopwright.tools.base import ToolArgs, ToolContext, ToolFailure, ToolOutput, clip
+from loopwright.tools.base import ToolArgs, ToolContext, ToolFailure, ToolKind, ToolOutput, clip
 from loopwright.tools.editing import (
     AppliedEdit,
     EditRefused,
+    FileEdit,
     apply_edits,
     insert_at,
     str_replace,
@@ -30,14 +31,27 @@ class EditFile:
         "match exactly one place or would break the file's syntax."
     )
     Args: ClassVar[type[ToolArgs]] = EditFileArgs
+    kind: ClassVar[ToolKind] = "edit"
+    reports_tests: ClassVar[bool] = False
+    unseen_changes: ClassVar[bool] = False
+    editable: ClassVar[str | None] = None
+
+    def describe(self, args: EditFileArgs) -> str:
+        return f"edit {args.path}"
+
+    def preview(self, args: EditFileArgs, ctx: ToolContext) -> str | None:
+        return diff_of(self._apply(args, ctx, dry_run=True))
 
     def run(self, args: EditFileArgs, ctx: ToolContext) -> ToolOutput:
+        return report(self._apply(args, ctx), ctx)
+
+    def _apply(self, args: EditFileArgs, ctx: ToolContext, dry_run: bool = False) -> list[AppliedEdit]:
         if not args.old_string:
             raise ToolFailure("old_string is empty; use write_file to create a file, or insert_text to add lines")
         if args.old_string == args.new_string:
             raise ToolFailure("old_string and new_string are the same; nothing to change")
         try:
-            return report(apply_edits(ctx.root, [str_replace(ctx.local(args.path), args.old_string, args.new_string)]), ctx)
+            return apply_edits(ctx.root, [str_replace(ctx.local(args.path), args.old_string, args.new_string)], dry_run=dry_run)
         except EditRefused as err:
             raise ToolFailure(str(err).replace("the old text was not found", "old_string not found").replace("the old text", "old_string")) from None
 
@@ -52,16 +66,38 @@ class InsertText:
     name: ClassVar[str] = "insert_text"
     description: ClassVar[str] = "Insert lines into a file before a given line number (read the file first to know the numbers)."
     Args: ClassVar[type[ToolArgs]] = InsertTextArgs
+    kind: ClassVar[ToolKind] = "edit"
+    reports_tests: ClassVar[bool] = False
+    unseen_changes: ClassVar[bool] = False
+    editable: ClassVar[str | None] = None
+
+    def describe(self, args: InsertTextArgs) -> str:
+        return f"insert into {args.path} at line {args.line}"
+
+    def preview(self, args: InsertTextArgs, ctx: ToolContext) -> str | None:
+        return diff_of(apply_edits(ctx.root, self._edits(args, ctx), dry_run=True))
 
     def run(self, args: InsertTextArgs, ctx: ToolContext) -> ToolOutput:
+        return report(apply_edits(ctx.root, self._edits(args, ctx)), ctx)
+
+    def _edits(self, args: InsertTextArgs, ctx: ToolContext) -> list[FileEdit]:
         if not args.text:
             raise ToolFailure("text is empty; nothing to insert")
-        return report(apply_edits(ctx.root, [insert_at(ctx.local(args.path), args.line, args.text)]), ctx)
+        return [insert_at(ctx.local(args.path), args.line, args.text)]
+
+
+def diff_of(applied: Sequence[AppliedEdit]) -> str:
+    """The unified diff of edits, as the person approving them sees it before anything is written."""
+    return "".join(edit.diff for edit in applied)
+
+
+def edited_paths(edits: Sequence[FileEdit]) -> str:
+    return ", ".join(dict.fromkeys(edit.path for edit in edits)) or "nothing"
 
 
 def report(applied: Sequence[AppliedEdit], ctx: ToolContext) -> ToolOutput:
     """The tool result for applied edits: what changed, how each hunk was placed, and the unified diff."""
-    diff = "".join(edit.diff for edit in applied)
+    diff = diff_of(applied)
     lines = []
     for edit in applied:
         loose = sorted({s for s in edit.stages if s not in ("exact", "insert", "whole-file")})

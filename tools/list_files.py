@@ -4,7 +4,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from loopwright.tools.base import ToolArgs, ToolContext, ToolFailure, ToolOutput
+from loopwright.tools.base import ToolArgs, ToolContext, ToolFailure, ToolKind, ToolOutput
 from loopwright.tools.workspace import iter_files, relative, resolve
 
 MAX_ENTRIES = 500
@@ -18,6 +18,17 @@ class ListFiles:
     name: ClassVar[str] = "list_files"
     description: ClassVar[str] = "List the files under a directory (recursively), skipping what .gitignore excludes."
     Args: ClassVar[type[ToolArgs]] = ListFilesArgs
+
+    kind: ClassVar[ToolKind] = "read"
+    reports_tests: ClassVar[bool] = False
+    unseen_changes: ClassVar[bool] = False
+    editable: ClassVar[str | None] = None
+
+    def describe(self, args: ListFilesArgs) -> str:
+        return f"list {args.path}"
+
+    def preview(self, args: ListFilesArgs, ctx: ToolContext) -> str | None:
+        return None
 
     def run(self, args: ListFilesArgs, ctx: ToolContext) -> ToolOutput:
         directory = resolve(ctx.root, ctx.local(args.path))

@@ -4,7 +4,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from loopwright.tools.base import ToolArgs, ToolContext, ToolFailure, ToolOutput
+from loopwright.tools.base import ToolArgs, ToolContext, ToolFailure, ToolKind, ToolOutput
 from loopwright.tools.workspace import read_bytes, resolve
 
 MAX_LINES = 400
@@ -23,6 +23,18 @@ class ReadFile:
     name: ClassVar[str] = "read_file"
     description: ClassVar[str] = "Show a file's lines with line numbers. Use start_line/end_line to page through long files."
     Args: ClassVar[type[ToolArgs]] = ReadFileArgs
+
+    kind: ClassVar[ToolKind] = "read"
+    reports_tests: ClassVar[bool] = False
+    unseen_changes: ClassVar[bool] = False
+    editable: ClassVar[str | None] = None
+
+    def describe(self, args: ReadFileArgs) -> str:
+        span = f":{args.start_line}-{args.end_line}" if args.end_line else ""
+        return f"read {args.path}{span}"
+
+    def preview(self, args: ReadFileArgs, ctx: ToolContext) -> str | None:
+        return None
 
     def run(self, args: ReadFileArgs, ctx: ToolContext) -> ToolOutput:
         path = resolve(ctx.root, ctx.local(args.path))

@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from loopwright.tools.base import ToolArgs, ToolContext, ToolFailure, ToolOutput
+from loopwright.tools.base import ToolArgs, ToolContext, ToolFailure, ToolKind, ToolOutput
 
 MIN_TOKENS = 64
 MAX_TOKENS = 16_384
@@ -29,6 +29,17 @@ class RepoMapTool:
         "most relevant to a query, ranked by how the code references them. Use it to find where things are before reading files."
     )
     Args: ClassVar[type[ToolArgs]] = RepoMapArgs
+
+    kind: ClassVar[ToolKind] = "read"
+    reports_tests: ClassVar[bool] = False
+    unseen_changes: ClassVar[bool] = False
+    editable: ClassVar[str | None] = None
+
+    def describe(self, args: RepoMapArgs) -> str:
+        return f"map the repository for: {args.query}"
+
+    def preview(self, args: RepoMapArgs, ctx: ToolContext) -> str | None:
+        return None
 
     def __init__(self, render: Callable[[str, int], str]) -> None:
         self._render = render

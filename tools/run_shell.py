@@ -4,7 +4,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from loopwright.tools.base import ToolArgs, ToolContext, ToolOutput, clip
+from loopwright.tools.base import ToolArgs, ToolContext, ToolKind, ToolOutput, clip
 
 
 class RunShellArgs(ToolArgs):
@@ -16,6 +16,17 @@ class RunShell:
     name: ClassVar[str] = "run_shell"
     description: ClassVar[str] = "Run a shell command in the sandbox (no network). Output is capped; a command past its timeout is killed."
     Args: ClassVar[type[ToolArgs]] = RunShellArgs
+
+    kind: ClassVar[ToolKind] = "command"
+    reports_tests: ClassVar[bool] = False
+    unseen_changes: ClassVar[bool] = True
+    editable: ClassVar[str | None] = "command"
+
+    def describe(self, args: RunShellArgs) -> str:
+        return f"$ {args.command}"
+
+    def preview(self, args: RunShellArgs, ctx: ToolContext) -> str | None:
+        return None
 
     def run(self, args: RunShellArgs, ctx: ToolContext) -> ToolOutput:
         timeout = float(args.timeout or ctx.command_timeout_s)

@@ -5,7 +5,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from loopwright.tools import runner_report, testreport
-from loopwright.tools.base import ToolArgs, ToolContext, ToolOutput, clip
+from loopwright.tools.base import ToolArgs, ToolContext, ToolKind, ToolOutput, clip
 
 MAX_LISTED = 200
 """Failing node ids kept in the trajectory's record of a run."""
@@ -24,6 +24,17 @@ class RunTests:
         "and the frames in the project's code, and errors collecting tests with their cause."
     )
     Args: ClassVar[type[ToolArgs]] = RunTestsArgs
+
+    kind: ClassVar[ToolKind] = "command"
+    reports_tests: ClassVar[bool] = True
+    unseen_changes: ClassVar[bool] = False
+    editable: ClassVar[str | None] = None
+
+    def describe(self, args: RunTestsArgs) -> str:
+        return "run tests" + (f" {args.selector}" if args.selector else "")
+
+    def preview(self, args: RunTestsArgs, ctx: ToolContext) -> str | None:
+        return "$ " + test_command_line(ctx, args.selector)
 
     def run(self, args: RunTestsArgs, ctx: ToolContext) -> ToolOutput:
         report = run_test_command(ctx, args.selector)
@@ -49,7 +60,7 @@ def record(report: testreport.TestReport) -> dict:
 def run_test_command(ctx: ToolContext, selector: str | None = None) -> testreport.TestReport:
     """Run the test command (with `selector`) in the sandbox; the verdict comes from the runner's own report
     where it wrote one (pytest, through loopwright's plugin), else from the exit code."""
-    command = ctx.test_command + (f" {selector}" if selector else "")
+    command = test_command_line(ctx, selector)
     slot = runner_report.prepare(ctx.sandbox)
     if slot is None:
         result = ctx.sandbox.exec(command, timeout_s=ctx.test_timeout_s, env=ctx.env)
@@ -65,3 +76,7 @@ def run_test_command(ctx: ToolContext, selector: str | None = None) -> testrepor
     if note or result.timed_out:
         return testreport.parse(result.output, result.exit_code, result.timed_out, command=command, note=note or "the run was killed")
     return testreport.from_documents(documents, command, result.exit_code, result.timed_out, tail)
+
+
+def test_command_line(ctx: ToolContext, selector: str | None = None) -> str:
+    return ctx.test_command + (f" {selector}" if selector else "")

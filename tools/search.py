@@ -6,7 +6,7 @@ from typing import ClassVar
 from pydantic import Field
 
 import loopwright.sandboxes.hostfs as hostfs
-from loopwright.tools.base import ToolArgs, ToolContext, ToolFailure, ToolOutput
+from loopwright.tools.base import ToolArgs, ToolContext, ToolFailure, ToolKind, ToolOutput
 from loopwright.tools.workspace import iter_files, resolve
 
 MAX_MATCHES = 200
@@ -24,6 +24,17 @@ class Search:
     name: ClassVar[str] = "search"
     description: ClassVar[str] = "Search file contents with a regular expression; prints path:line: text for each match. Honours .gitignore."
     Args: ClassVar[type[ToolArgs]] = SearchArgs
+
+    kind: ClassVar[ToolKind] = "read"
+    reports_tests: ClassVar[bool] = False
+    unseen_changes: ClassVar[bool] = False
+    editable: ClassVar[str | None] = None
+
+    def describe(self, args: SearchArgs) -> str:
+        return f"search /{args.pattern}/ in {args.path}" + (f" ({args.glob})" if args.glob else "")
+
+    def preview(self, args: SearchArgs, ctx: ToolContext) -> str | None:
+        return None
 
     def run(self, args: SearchArgs, ctx: ToolContext) -> ToolOutput:
         try:

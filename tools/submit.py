@@ -4,7 +4,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from loopwright.tools.base import ToolArgs, ToolContext, ToolOutput
+from loopwright.tools.base import ToolArgs, ToolContext, ToolKind, ToolOutput
 
 
 class SubmitArgs(ToolArgs):
@@ -15,6 +15,17 @@ class Submit:
     name: ClassVar[str] = "submit"
     description: ClassVar[str] = "Finish the task. Call it once the tests pass (or when you cannot make progress), with a short summary."
     Args: ClassVar[type[ToolArgs]] = SubmitArgs
+
+    kind: ClassVar[ToolKind] = "read"
+    reports_tests: ClassVar[bool] = False
+    unseen_changes: ClassVar[bool] = False
+    editable: ClassVar[str | None] = None
+
+    def describe(self, args: SubmitArgs) -> str:
+        return f"submit: {args.summary}"
+
+    def preview(self, args: SubmitArgs, ctx: ToolContext) -> str | None:
+        return None
 
     def run(self, args: SubmitArgs, ctx: ToolContext) -> ToolOutput:
         return ToolOutput(text="Submitted.", ends_run=True, data={"summary": args.summary})

@@ -17,6 +17,8 @@ class Turn:
 
     text: str = ""
     calls: tuple[tuple[str, dict[str, Any] | str], ...] = ()
+    format_error: str | None = None
+    """What an adapter that parses calls out of text would report of a call it could not read."""
 
 
 def call(name: str, /, **arguments: Any) -> Turn:
@@ -48,6 +50,7 @@ class ScriptedModel:
             message=Message(role="assistant", content=turn.text, tool_calls=calls),
             usage=Usage(input_tokens=prompt, output_tokens=completion),
             model=self.name,
+            format_error=turn.format_error,
         )
 
 

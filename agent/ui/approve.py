@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+from pydantic import ValidationError
 
 from loopwright.approval import Action, ApprovalMode, action_of, decide
 from loopwright.config import SandboxSettings
+from loopwright.hooks import Allow, Approval, Deny
 from loopwright.messages import ToolCall
 from loopwright.prompting import render
-from loopwright.tools.editing import (
-    EditRefused,
-    apply_edits,
-    insert_at,
-    str_replace,
-    whole_file,
-)
+from loopwright.tools.base import Tool, ToolArgs, ToolContext, ToolFailure
 from rich.console import Console
 from rich.markup import escape
 from rich.syntax import Syntax
@@ -40,66 +36,76 @@ class TerminalApprover:
         self.previewed: set[str] = set()
         """Ids of calls whose effect was already shown while asking, so it need not be shown twice."""
 
-    def __call__(self, call: ToolCall, args: Any) -> str | None:
-        action = action_of(call.name)
+    def __call__(self, call: ToolCall, tool: Tool, args: ToolArgs, ctx: ToolContext) -> Approval:
+        action = action_of(tool)
         decision = decide(self.mode, action, self.sandbox)
         if decision == "allow" or (decision == "ask" and action in self.always):
-            return None
+            return Allow()
         if decision == "forbid":
-            return render("declined.j2", action=action, reason="not allowed in this session")
-        self._show(call, args, action)
+            return Deny(render("declined.j2", action=action, reason="not allowed in this session"))
+        self._show(call, tool, args, ctx, action)
+        editable = getattr(tool, "editable", None)
         choices = "[y]es / [n]o / [a]lways for " + ("edits" if action == "edit" else "commands")
-        if call.name == "run_shell":
-            choices += " / [e]dit the command"
+        if editable:
+            choices += f" / [e]dit the {editable}"
         while True:
             answer = self.ask(f"allow? {choices}: ", "").strip().lower()
             if answer in ("y", "yes"):
-                return None
+                return Allow()
             if answer in ("a", "always"):
                 self.always.add(action)
                 self.console.print(f"[dim]{action}s are allowed for the rest of this session (/mode to change)[/]")
-                return None
+                return Allow()
             if answer in ("n", "no"):
                 reason = self.ask("reason for the agent (optional): ", "").strip()
                 self.previewed.discard(call.id)
-                return render("declined.j2", action=action, reason=reason)
-            if answer in ("e", "edit") and call.name == "run_shell":
-                edited = self.ask("command: ", args.command).strip()
-                if edited:
-                    args.command = edited
-                    return None
-            self.console.print("[yellow]answer y, n, a" + (" or e" if call.name == "run_shell" else "") + "[/]")
+                return Deny(render("declined.j2", action=action, reason=reason))
+            if answer in ("e", "edit") and editable:
+                edited = self._edit(tool, args, editable)
+                if edited is not None:
+                    return edited
+                continue
+            self.console.print("[yellow]answer y, n, a" + (" or e" if editable else "") + "[/]")
 
-    def _show(self, call: ToolCall, args: Any, action: Action) -> None:
+    def _edit(self, tool: Tool, args: ToolArgs, field: str) -> Approval | None:
+        """The call with the person's rewrite of one argument, as new validated arguments; None to ask again."""
+        before = str(getattr(args, field))
+        edited = self.ask(f"{field}: ", before).strip()
+        if not edited:
+            return None
+        if edited == before:
+            return Allow()
+        try:
+            return Allow(tool.Args.model_validate({**args.model_dump(), field: edited}))
+        except ValidationError as exc:
+            self.console.print(f"[yellow]{escape(exc.errors()[0]['msg'])}[/]", highlight=False)
+            return None
+
+    def _show(self, call: ToolCall, tool: Tool, args: ToolArgs, ctx: ToolContext, action: Action) -> None:
         where = "in the Docker sandbox" + ("" if self.sandbox.network else ", no network") if self.sandbox.kind == "docker" else "on this machine, not sandboxed"
-        if call.name == "run_shell":
-            self.console.print(f"[bold yellow]run[/] {where}:\n  [bold]$ {escape(args.command)}[/]", highlight=False)
-        elif call.name == "run_tests":
-            selector = f" {args.selector}" if getattr(args, "selector", None) else ""
-            self.console.print(f"[bold yellow]run the tests[/] {where}:\n  [bold]$ {escape(self.test_command + selector)}[/]", highlight=False)
-        elif action == "edit":
-            diff = preview(self.root, call.name, args)
-            self.console.print(f"[bold yellow]{escape(call.name.replace('_', ' '))}[/] {escape(str(getattr(args, 'path', '')))}:", highlight=False)
-            if diff:
-                self.console.print(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
+        described = describe(tool, call, args)
+        why_not = "the edit changes nothing"
+        try:
+            shown = tool.preview(args, ctx) if hasattr(tool, "preview") else None
+        except (ToolFailure, OSError, ValueError) as exc:
+            shown, why_not = None, f"{exc or 'the edit does not apply as given'}; it will fail and report why"
+        if action == "edit":
+            self.console.print(f"[bold yellow]{escape(described)}[/]:", highlight=False)
+            if shown:
+                self.console.print(Syntax(shown, "diff", theme="ansi_dark", background_color="default"))
                 self.previewed.add(call.id)
             else:
-                self.console.print("[dim](no preview: the edit does not apply as given; it will fail and report why)[/]")
+                self.console.print(f"[dim](no preview: {escape(why_not)})[/]", highlight=False)
+        elif action == "command":
+            # A command's preview is the full command line; without one the description is the command.
+            headline, detail = (described, shown) if shown else ("run", described)
+            self.console.print(f"[bold yellow]{escape(headline)}[/] {where}:\n  [bold]{escape(detail)}[/]", highlight=False)
         else:
-            self.console.print(f"[bold yellow]{escape(call.name)}[/] {escape(call.arguments)}", highlight=False)
+            self.console.print(f"[bold yellow]{escape(described)}[/]", highlight=False)
 
 
-def preview(root: Path, tool: str, args: Any) -> str:
-    """The diff an edit would make, computed without writing anything; empty when it would not apply."""
-    if tool == "edit_file":
-        edit = str_replace(args.path, args.old_string, args.new_string)
-    elif tool == "write_file":
-        edit = whole_file(args.path, args.content)
-    elif tool == "insert_text":
-        edit = insert_at(args.path, args.line, args.text)
-    else:
-        return ""
-    try:
-        return "".join(applied.diff for applied in apply_edits(root, [edit], dry_run=True))
-    except (EditRefused, OSError, ValueError):
-        return ""
+def describe(tool: Tool, call: ToolCall, args: ToolArgs) -> str:
+    """The tool's one line for the call; a tool that cannot say shows its name and raw arguments."""
+    if hasattr(tool, "describe"):
+        return tool.describe(args)
+    return f"{call.name} {call.arguments}"

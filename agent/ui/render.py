@@ -11,30 +11,9 @@ from rich.syntax import Syntax
 
 from loopwright.hooks import Hooks
 from loopwright.messages import Message, ToolCall
-from loopwright.tools.base import ToolOutput
+from loopwright.tools.base import Tool, ToolArgs, ToolOutput
 
 FOLD_LINES = 12
-
-
-def describe_call(name: str, arguments: dict[str, Any]) -> str:
-    """A one-line description of a tool call: what it reads, the command it runs, the file it edits."""
-    if name == "read_file":
-        span = f":{arguments.get('start_line', 1)}-{arguments['end_line']}" if arguments.get("end_line") else ""
-        return f"read {arguments.get('path', '?')}{span}"
-    if name == "run_shell":
-        return f"$ {arguments.get('command', '')}"
-    if name == "run_tests":
-        return "run tests" + (f" {arguments['selector']}" if arguments.get("selector") else "")
-    if name == "list_files":
-        return f"list {arguments.get('path', '.')}"
-    if name == "search":
-        return f"search /{arguments.get('pattern', '')}/ in {arguments.get('path', '.')}"
-    if name in ("edit_file", "write_file"):
-        return f"{name.split('_')[0]} {arguments.get('path', '?')}"
-    if name == "submit":
-        return "submit: " + str(arguments.get("summary", ""))
-    short = ", ".join(f"{k}={str(v)[:40]}" for k, v in arguments.items())
-    return f"{name}({short})"
 
 
 class RunPrinter:
@@ -61,9 +40,8 @@ class RunPrinter:
         elif message.content.strip():
             self.console.print(escape(message.content.strip()), style="italic", highlight=False)
 
-    def on_tool_start(self, call: ToolCall, args: Any) -> None:
-        arguments = args.model_dump() if hasattr(args, "model_dump") else {}
-        self.console.print(f"[bold cyan]>[/] {escape(describe_call(call.name, arguments))}", highlight=False)
+    def on_tool_start(self, call: ToolCall, tool: Tool, args: ToolArgs) -> None:
+        self.console.print(f"[bold cyan]>[/] {escape(tool.describe(args))}", highlight=False)
 
     def on_tool_end(self, call: ToolCall, output: ToolOutput) -> None:
         diff = output.data.get("diff")
@@ -72,6 +50,17 @@ class RunPrinter:
             return
         style = "red" if output.is_error else "dim"
         self.console.print(escape(fold(output.text)), style=style, highlight=False)
+
+
+def _raw_call(name: str, arguments: str) -> str:
+    """A recorded call whose tool left no description: its name and (shortened) arguments."""
+    try:
+        parsed = json.loads(arguments)
+    except ValueError:
+        parsed = {"raw": arguments}
+    if not isinstance(parsed, dict):
+        return name
+    return f"{name}(" + ", ".join(f"{k}={str(v)[:40]}" for k, v in parsed.items()) + ")"
 
 
 def fold(text: str, keep: int = FOLD_LINES) -> str:
@@ -112,11 +101,7 @@ def print_trajectory(console: Console, data: Any) -> None:
         if step.note:
             console.print(f"[yellow]{escape(step.note)}[/]")
         for event in step.tools:
-            try:
-                arguments = json.loads(event.arguments)
-            except ValueError:
-                arguments = {"raw": event.arguments}
-            described = describe_call(event.tool, arguments) if isinstance(arguments, dict) else event.tool
+            described = event.described or _raw_call(event.tool, event.arguments)
             console.print(f"[bold cyan]>[/] {escape(described)}  [dim]{event.duration_s:.2f}s[/]", highlight=False)
             console.print(escape(fold(event.output)), style="red" if event.is_error else "dim", highlight=False)
     if data.summary:
