@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -41,7 +41,7 @@ class RunTests:
         return ToolOutput(text=clip(report.render(), ctx.max_output_chars), data=record(report))
 
 
-def record(report: testreport.TestReport) -> dict:
+def record(report: testreport.TestReport) -> dict[str, Any]:
     """What the trajectory keeps of a test run, and what the loop reads back for the run's end."""
     return {
         "command": report.command,

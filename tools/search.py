@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field
@@ -63,7 +65,7 @@ def _glob_full(rel: str, pattern: str) -> bool:
     return fnmatch(rel, pattern)
 
 
-def _lines(root, path):
+def _lines(root: Path, path: Path) -> Iterator[tuple[int, str]]:
     try:
         raw = hostfs.read_bytes(root, path, MAX_FILE_BYTES)
     except OSError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import pathspec
@@ -46,7 +47,7 @@ def iter_files(root: Path, under: Path | None = None) -> Iterator[Path]:
     """Every file below `under` (default: the root), in sorted order, skipping what .gitignore files exclude."""
     root = root.resolve()
     start = (under or root).resolve()
-    specs: list[tuple[Path, pathspec.PathSpec]] = []
+    specs: list[tuple[Path, pathspec.PathSpec[Any]]] = []
     for parent in [root, *[p for p in reversed(start.parents) if root in p.parents]] + ([start] if start != root else []):
         spec = _load_gitignore(parent)
         if spec and (parent, spec) not in specs:
@@ -62,12 +63,12 @@ def _points_inside(root: Path, link: Path) -> bool:
     return True
 
 
-def _load_gitignore(directory: Path) -> pathspec.PathSpec | None:
+def _load_gitignore(directory: Path) -> pathspec.PathSpec[Any] | None:
     text = hostfs.read_text(directory, directory / ".gitignore", GITIGNORE_BYTES)
     return pathspec.GitIgnoreSpec.from_lines(text.splitlines()) if text else None
 
 
-def _ignored(path: Path, is_dir: bool, specs: list[tuple[Path, pathspec.PathSpec]]) -> bool:
+def _ignored(path: Path, is_dir: bool, specs: list[tuple[Path, pathspec.PathSpec[Any]]]) -> bool:
     for base, spec in specs:
         rel = path.relative_to(base).as_posix() + ("/" if is_dir else "")
         if spec.match_file(rel):
@@ -75,7 +76,7 @@ def _ignored(path: Path, is_dir: bool, specs: list[tuple[Path, pathspec.PathSpec
     return False
 
 
-def _walk(root: Path, directory: Path, specs: list[tuple[Path, pathspec.PathSpec]]) -> Iterator[Path]:
+def _walk(root: Path, directory: Path, specs: list[tuple[Path, pathspec.PathSpec[Any]]]) -> Iterator[Path]:
     local = _load_gitignore(directory)
     if local and all(base != directory for base, _ in specs):
         specs = [*specs, (directory, local)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -94,7 +94,7 @@ def unified(rel: str, before: str, after: str, created: bool = False) -> str:
     return "".join(_diff_lines(before.splitlines(True), after.splitlines(True), old, f"b/{rel}"))
 
 
-def _diff_lines(before: list[str], after: list[str], old: str, new: str):
+def _diff_lines(before: list[str], after: list[str], old: str, new: str) -> Iterator[str]:
     for line in difflib.unified_diff(before, after, old, new):
         yield line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
 

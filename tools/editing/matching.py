@@ -211,7 +211,7 @@ def _trailing(lines: list[str], old: list[str]) -> list[_Candidate]:
     return _scan(lines, old, str.rstrip)
 
 
-def _scan(lines: list[str], old: list[str], key) -> list[_Candidate]:
+def _scan(lines: list[str], old: list[str], key: Callable[[str], str]) -> list[_Candidate]:
     want = [key(line) for line in old]
     size = len(want)
     return [

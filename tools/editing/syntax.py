@@ -49,7 +49,8 @@ def parser_for(path: str) -> Parser | None:
         # The language pack fetches grammars on first use; offline it may have none, which just skips the check.
         from tree_sitter_language_pack import get_parser
 
-        return get_parser(pack_name)
+        parser: Parser = get_parser(pack_name)
+        return parser
     except Exception:  # noqa: BLE001 - any failure to get a grammar means "not checked", never a failed edit
         return None
 
