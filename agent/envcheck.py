@@ -187,7 +187,7 @@ def _origins(box: Sandbox, names: tuple[str, ...]) -> list[Origin]:
     if not names:
         return []
     ran = box.exec(f"python3 -c {shlex.quote(_WHERE)} {' '.join(shlex.quote(n) for n in names)}", timeout_s=120)
-    line = next((l for l in ran.output.splitlines() if l.startswith("LOOPWRIGHT-WHERE ")), "")
+    line = next((out for out in ran.output.splitlines() if out.startswith("LOOPWRIGHT-WHERE ")), "")
     try:
         found = json.loads(line.removeprefix("LOOPWRIGHT-WHERE ")) if line else {}
     except ValueError:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,7 @@ class Trajectory:
 
     @classmethod
     def start(cls, repo: Path, task: str, model: str, config: dict[str, Any], save: bool = True) -> Trajectory:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         run_id = now.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
         data = TrajectoryData(run_id=run_id, task=task, model=model, repo=str(repo), started_at=now.isoformat(), config=config)
         path = runs_dir(repo) / f"{run_id}.json" if save else None

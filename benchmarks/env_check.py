@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -96,7 +96,7 @@ def write(path: Path, rows: list[tuple[str, ...]], args: argparse.Namespace) -> 
         "# `loopwright env check` on well-known projects at their newest commit",
         "",
         f"Command: `{shown}`  ",
-        f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {platform.machine()}, 2 CPUs, shared with other work (times are wall clock)",
+        f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {platform.machine()}, 2 CPUs, shared with other work (times are wall clock)",
         "",
         f"**{usable} of {len(rows)} projects: the suite ran against the repository's own code.** *setup cold* builds the",
         "environment anew (`--fresh`) and runs the suite; *cached* is a second check on the cached environment (suite included).",

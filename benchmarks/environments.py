@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 from loopwright.bench.report import misses, table
@@ -116,7 +116,7 @@ def render(summary: dict, command: str, mirrors: Path, out: Path, partial: bool 
     lines = [
         "# Environments: SWE-bench dev tasks set up and tested by loopwright",
         "",
-        f"{datetime.now(timezone.utc):%Y-%m-%d}: {total['resolved']} of {total['tasks']} tasks resolved with the reference fix "
+        f"{datetime.now(UTC):%Y-%m-%d}: {total['resolved']} of {total['tasks']} tasks resolved with the reference fix "
         f"({total['env_ok']} environments set up without a failure, {total['false_passes']} false passes, {total['errors']} errors)."
         + (" A check on the tasks named in the command, not the whole set (which takes hours)." if partial else ""),
         "",

@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import repomap_recall as recall  # noqa: E402
+import repomap_recall as recall
 
 REPO = Path(__file__).resolve().parents[1]
 DRIVER = Path(__file__).resolve().with_name("repomap_aider_driver.py")

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 from loopwright.sandboxes.docker import SESSION_LABEL, DockerSandbox, connect
@@ -178,7 +178,7 @@ def main() -> int:
         "# Sandbox overheads",
         "",
         f"Command: `{command}`  ",
-        f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {platform.machine()}, {platform.python_version()}, "
+        f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {platform.machine()}, {platform.python_version()}, "
         f"{client.info().get('NCPU')} CPUs; Docker {client.version().get('Version')}; medians of {args.rounds} containers x "
         f"{args.execs} commands, {args.tests} test runs"
         + (f"; not registered, so not measured: {', '.join(missing)}" if missing else ""),

@@ -33,7 +33,6 @@ import docker.types
 import requests
 
 from loopwright.sandboxes.base import ExecResult, OutputCap, SandboxError
-from loopwright.sandboxes.docker_exec import run_exec
 from loopwright.sandboxes.runner import CommandRunner
 from loopwright.sandboxes.envimage import BASE_LABEL
 from loopwright.sandboxes.storage import WorkspaceGuard, parse_size

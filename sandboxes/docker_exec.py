@@ -171,8 +171,7 @@ def kill_in_container(api, container_id: str, pgid: int | None, *pids: int | Non
         # Without `--`, procps 4.0's kill reads `-PGID` of a group already gone as -1: every process in the container.
         kill = api.exec_create(container_id, ["kill", "-9", "--", *targets])["Id"]
         api.exec_start(kill)
-    except Exception:
-        # Best effort: the container may already be gone, which kills the group anyway.
+    except Exception:  # noqa: BLE001 - best effort: the container may already be gone, which kills the group anyway
         pass
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,7 +111,7 @@ def resolution_date(commit_date: str) -> str:
     The project's tests were written against the versions of their time: a newer release that dropped an
     argument or a feature (click's `mix_stderr`, pytest's nose support) fails them though nothing is wrong."""
     try:
-        when = datetime.fromisoformat(commit_date.replace("Z", "+00:00")).astimezone(timezone.utc)
+        when = datetime.fromisoformat(commit_date.replace("Z", "+00:00")).astimezone(UTC)
     except ValueError:
         return ""
     year, month = (when.year + 1, 1) if when.month == 12 else (when.year, when.month + 1)

@@ -295,7 +295,7 @@ def _setup_commands(box, commands: tuple[str, ...], clock: _Clock, result: Setup
             continue
         progress(f"setup command: {command}")
         ran = box.run(activate + command, clock.left(), None)
-        tail = "" if ran.exit_code == 0 else one_line(" | ".join(l.strip() for l in ran.output.strip().splitlines()[-4:] if l.strip()))
+        tail = "" if ran.exit_code == 0 else one_line(" | ".join(line.strip() for line in ran.output.strip().splitlines()[-4:] if line.strip()))
         result.commands.append(CommandRun(command, ran.exit_code, ran.timed_out, tail, ran.duration_s))
         if ran.timed_out:
             result.keep = False

@@ -7,12 +7,12 @@ import os
 import pytest
 from hypothesis import settings
 
+from loopwright.sandboxes.base import SandboxError
+
 # The same examples on every run: a property test that found nothing yesterday must not fail CI today on a
 # new random draw (widen the search on purpose with --hypothesis-seed or a larger max_examples).
 settings.register_profile("deterministic", derandomize=True, database=None)
 settings.load_profile("deterministic")
-
-from loopwright.sandboxes.base import SandboxError
 
 
 @pytest.fixture(autouse=True)

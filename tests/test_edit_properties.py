@@ -36,7 +36,7 @@ def hunks(before: str, after: str) -> list[unidiff.Hunk]:
 
 
 def blocks_of(found: list[unidiff.Hunk]) -> FileEdit:
-    return FileEdit("f.txt", tuple(Hunk("".join(l.value for l in h.source_lines()), "".join(l.value for l in h.target_lines())) for h in found))
+    return FileEdit("f.txt", tuple(Hunk("".join(ln.value for ln in h.source_lines()), "".join(ln.value for ln in h.target_lines())) for h in found))
 
 
 @st.composite
@@ -55,7 +55,7 @@ def unique_files(draw):
             del edited[at : at + draw(st.integers(1, 3))]
         else:
             edited[at : at + 1] = fresh
-    return "".join(l + "\n" for l in lines), "".join(l + "\n" for l in edited)
+    return "".join(ln + "\n" for ln in lines), "".join(ln + "\n" for ln in edited)
 
 
 @given(unique_files())
@@ -89,8 +89,8 @@ def test_a_diff_applies_even_with_shifted_line_numbers(pair):
 @given(st.lists(st.sampled_from(["a", "b", "", "    a", "c"]), min_size=1, max_size=25), st.lists(st.sampled_from(["a", "b", "", "    a", "c", "d"]), max_size=25))
 @settings(max_examples=200, deadline=None)
 def test_with_repeated_lines_an_edit_is_applied_correctly_or_refused(old_lines, new_lines):
-    before = "".join(l + "\n" for l in old_lines)
-    after = "".join(l + "\n" for l in new_lines)
+    before = "".join(ln + "\n" for ln in old_lines)
+    after = "".join(ln + "\n" for ln in new_lines)
     found = hunks(before, after)
     if not found:
         return
@@ -152,9 +152,9 @@ def _swebench_files() -> list[tuple[str, str, FileEdit]]:
             for patched in unidiff.PatchSet(json.loads(line)["patch"]):
                 if not patched.is_modified_file:
                     continue
-                before = "".join(l.value for h in patched for l in h.source_lines())
-                after = "".join(l.value for h in patched for l in h.target_lines())
-                edit = FileEdit(patched.path, tuple(Hunk("".join(l.value for l in h.source_lines()), "".join(l.value for l in h.target_lines())) for h in patched))
+                before = "".join(ln.value for h in patched for ln in h.source_lines())
+                after = "".join(ln.value for h in patched for ln in h.target_lines())
+                edit = FileEdit(patched.path, tuple(Hunk("".join(ln.value for ln in h.source_lines()), "".join(ln.value for ln in h.target_lines())) for h in patched))
                 out.append((before, after, edit))
     return out
 

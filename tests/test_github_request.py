@@ -38,7 +38,7 @@ def test_review_comment_keeps_path_line_and_hunk(variant):
         ("issue_comment", lambda: load("issue_comment_created.1"), "not on a pull request"),
         ("issue_comment", lambda: load("issue_comment_created.with-installation"), "not on a pull request"),
         ("pull_request", lambda: load("pull_request_opened"), "'pull_request' is not handled"),
-        ("push", lambda: {}, "'push' is not handled"),
+        ("push", dict, "'push' is not handled"),
         ("issue_comment", lambda: {**pr_comment("@loopwright x"), "action": "edited"}, "comment was edited"),
     ],
 )

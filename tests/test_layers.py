@@ -33,7 +33,7 @@ def top(name: str) -> str:
 
 
 def is_cli(module: str) -> bool:
-    return module.endswith(".cli") or ".ui" in module or module.endswith("__main__")
+    return module.endswith((".cli", "__main__")) or ".ui" in module
 
 
 ALL = list(modules())

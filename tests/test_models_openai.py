@@ -125,8 +125,7 @@ def test_server_errors_are_retried_then_reported(server):
     assert 0.005 <= waits[0] <= 0.01 <= waits[1] <= 0.02
     assert (
         str(caught.value)
-        == "openai:gpt-5: http://127.0.0.1:%d/v1 (HTTP 500): The server had an error (gave up after 3 tries)"
-        % server.port
+        == f"openai:gpt-5: http://127.0.0.1:{server.port}/v1 (HTTP 500): The server had an error (gave up after 3 tries)"
     )
 
 

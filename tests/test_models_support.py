@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from email.utils import format_datetime
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 
@@ -23,7 +23,7 @@ from loopwright.models.spec import default_model_spec, parse_spec, ModelSpec
 def test_retry_after_forms():
     assert parse_retry_after({"Retry-After": "12"}) == 12.0
     assert parse_retry_after({"retry-after-ms": "1500"}) == 1.5
-    later = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
     assert 25 < parse_retry_after({"Retry-After": later}) <= 30
     assert parse_retry_after({"Retry-After": "soon"}) is None and parse_retry_after({}) is None
 

@@ -7,7 +7,7 @@ import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
@@ -38,21 +38,21 @@ def bench_command(
     tasks: Annotated[Path, typer.Argument(help="SWE-bench-format task file: JSON lines (or a JSON list) or parquet.")],
     repos: Annotated[Path, typer.Option(help="Folder of git mirrors or clones: owner+name/repo, owner+name, owner__name, owner/name or name (.git optional).")],
     oracle: Annotated[bool, typer.Option("--oracle", help="Fix each task with its reference patch, through loopwright's apply_patch tool.")] = False,
-    model: Annotated[Optional[str], typer.Option(help="Fix each task with the agent on this model (writes SWE-bench predictions).")] = None,
+    model: Annotated[str | None, typer.Option(help="Fix each task with the agent on this model (writes SWE-bench predictions).")] = None,
     out: Annotated[Path, typer.Option(help="Folder for results.jsonl, predictions.jsonl, report.md/json and each task's log.")] = Path("bench-results"),
     workers: Annotated[int, typer.Option(help="Tasks run side by side.")] = 1,
     pass_sample: Annotated[int, typer.Option(help="PASS_TO_PASS tests run per task (a fixed sample).")] = 20,
-    instances: Annotated[Optional[list[str]], typer.Option(help="Only these instance ids (repeat, or separate by commas).")] = None,
-    repo_filter: Annotated[Optional[list[str]], typer.Option(help="Only repositories whose owner/name contains this (repeatable).")] = None,
-    blobs: Annotated[Optional[Path], typer.Option(help="Folder of the projects' released packages (wheels, sdists) or files, for large files a mirror lacks; one is used only when its git object id is the commit's.")] = None,
+    instances: Annotated[list[str] | None, typer.Option(help="Only these instance ids (repeat, or separate by commas).")] = None,
+    repo_filter: Annotated[list[str] | None, typer.Option(help="Only repositories whose owner/name contains this (repeatable).")] = None,
+    blobs: Annotated[Path | None, typer.Option(help="Folder of the projects' released packages (wheels, sdists) or files, for large files a mirror lacks; one is used only when its git object id is the commit's.")] = None,
     rerun: Annotated[bool, typer.Option("--rerun", help="Run tasks again that the results file already has.")] = False,
     sandbox: Annotated[str, typer.Option(help="docker (isolated) or local (no isolation).")] = "docker",
-    image: Annotated[Optional[str], typer.Option(help="Sandbox image.")] = None,
-    runtime: Annotated[Optional[str], typer.Option(help="Container runtime: runc, runsc or auto.")] = None,
+    image: Annotated[str | None, typer.Option(help="Sandbox image.")] = None,
+    runtime: Annotated[str | None, typer.Option(help="Container runtime: runc, runsc or auto.")] = None,
     test_timeout: Annotated[float, typer.Option(help="Seconds one test run may take.")] = 900.0,
-    max_steps: Annotated[Optional[int], typer.Option(help="With --model: model turns per task.")] = None,
-    max_tokens: Annotated[Optional[int], typer.Option(help="With --model: tokens per task.")] = None,
-    time_limit: Annotated[Optional[float], typer.Option(help="With --model: seconds per task.")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="With --model: model turns per task.")] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="With --model: tokens per task.")] = None,
+    time_limit: Annotated[float | None, typer.Option(help="With --model: seconds per task.")] = None,
 ) -> None:
     """Run SWE-bench-format tasks: tests before and after a fix, in loopwright's sandbox, with a report of what
     resolved and the cause of every miss. Settings come from these options only (no config files), so a

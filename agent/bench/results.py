@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import Literal
 
@@ -99,7 +99,7 @@ class ResultStore:
 
     def append(self, result: TaskResult) -> None:
         if not result.finished_at:
-            result.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            result.finished_at = datetime.now(UTC).isoformat(timespec="seconds")
         line = result.model_dump_json() + "\n"
         with self._lock:
             self.folder.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,7 @@ from loopwright.visible import visible
 app = typer.Typer(help="Local model servers.", no_args_is_help=True)
 
 
-class Engine(str, enum.Enum):
+class Engine(enum.StrEnum):
     llama_cpp = "llama-cpp"
     vllm = "vllm"
 

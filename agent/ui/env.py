@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -15,8 +15,8 @@ from loopwright.config import RunConfig
 app = typer.Typer(help="The project's test environment: what it holds and why, built, checked, or entered.", no_args_is_help=True)
 
 Repo = Annotated[Path, typer.Option(help="Repository whose environment it is.")]
-Python = Annotated[Optional[str], typer.Option(help="Python version to use (e.g. 3.9) instead of the one the project asks for.")]
-Image = Annotated[Optional[str], typer.Option(help="Sandbox image (its siblings tagged :pyX.Y offer the other Pythons).")]
+Python = Annotated[str | None, typer.Option(help="Python version to use (e.g. 3.9) instead of the one the project asks for.")]
+Image = Annotated[str | None, typer.Option(help="Sandbox image (its siblings tagged :pyX.Y offer the other Pythons).")]
 Fresh = Annotated[bool, typer.Option("--fresh", help="Build the environment anew even when a cached one exists.")]
 
 
@@ -49,7 +49,7 @@ def check(
     python: Python = None,
     image: Image = None,
     fresh: Fresh = False,
-    test_cmd: Annotated[Optional[str], typer.Option(help="Command that runs the tests (default: configured, else detected).")] = None,
+    test_cmd: Annotated[str | None, typer.Option(help="Command that runs the tests (default: configured, else detected).")] = None,
 ) -> None:
     """Build the environment, collect and run the suite, and say whether it is usable: tests ran against the repository's code."""
     from loopwright.envcheck import check as check_environment
