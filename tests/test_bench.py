@@ -141,6 +141,24 @@ def test_a_task_whose_tests_pass_before_the_fix_is_a_miss(tmp_path):
     assert results(tmp_path / "out")[0]["cause"] == "FAIL_TO_PASS passed before the fix: tests/test_calc.py::test_mul"
 
 
+def test_a_new_test_module_that_cannot_import_before_the_fix_does_not_stop_the_other_tests(tmp_path):
+    """sqlfluff-3904: the test patch adds a module importing what the fix creates; before the fix it fails to
+    collect, and pytest's interrupted session must not leave the task's other FAIL_TO_PASS tests unrun."""
+    task = calc_task(tmp_path)
+    repo = tmp_path / "calc"
+    task["patch"] = diff_of(repo, {"calc.py": CALC.replace("a - b", "a + b") + "\n\ndef sub(a, b):\n    return a - b\n"})
+    task["test_patch"] = diff_of(repo, {
+        "tests/test_calc.py": TESTS + ADDED_TEST,
+        "tests/test_more.py": "from calc import sub\n\n\ndef test_sub():\n    assert sub(5, 3) == 2\n",
+    })
+    task["FAIL_TO_PASS"] = json.dumps(["tests/test_calc.py::test_add", "tests/test_more.py::test_sub"])
+    proc = bench(str(write_tasks(tmp_path / "t.jsonl", [task])), "--repos", "mirrors", "--oracle", "--sandbox", "local", "--out", "out", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (result,) = results(tmp_path / "out")
+    assert result["status"] == "resolved", result["cause"]
+    assert result["fail_to_pass_before"] == {"tests/test_calc.py::test_add": "failed", "tests/test_more.py::test_sub": "error"}
+
+
 def test_a_gold_patch_the_edit_tool_refuses_is_a_miss_with_the_reason(tmp_path):
     task = calc_task(tmp_path)
     task["patch"] = task["patch"].replace("calc.py", "calculator.py")
