@@ -38,6 +38,17 @@ def test_an_answer_ends_the_turn_and_the_next_turn_has_its_own_budget(tmp_path: 
         assert third.reason == "model_error" and "no turn 5" in third.detail  # the script ran out, not the turn's budget
 
 
+def test_every_turn_has_the_whole_token_budget(tmp_path: Path):
+    repo = buggy_calc_repo(tmp_path / "repo")
+    turns = [Turn(text="One."), Turn(text="Two."), Turn(text="Three."), call("read_file", path="calc.py"), call("read_file", path="calc.py")]
+    with LocalSandbox(repo) as box:
+        agent, _ = agent_for(repo, turns, box, max_tokens=12)
+        assert [agent.run_turn(text).reason for text in ("a", "b", "c")] == ["answered"] * 3
+        assert agent.usage.total_tokens > 12
+        stopped = agent.run_turn("read calc.py, twice")
+    assert stopped.reason == "max_tokens"  # the budget still bounds each turn
+
+
 def test_a_submit_ends_only_its_turn(tmp_path: Path):
     repo = buggy_calc_repo(tmp_path / "repo")
     turns = [call("submit", summary="nothing to do"), Turn(text="Hello again.")]

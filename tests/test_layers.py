@@ -57,3 +57,40 @@ def test_layering(module, path):
 
 
 GIT_MODULES = {"loopwright.gitstate", "loopwright.github.gitops"}
+
+
+def graph() -> dict[str, set[str]]:
+    """Module -> the modules of ours it imports (anywhere in the file, `TYPE_CHECKING` blocks included)."""
+    names = {module for module, _ in ALL}
+    edges: dict[str, set[str]] = {}
+    for module, path in ALL:
+        edges[module] = set()
+        for name in imports_of(path):
+            while name and name not in names:
+                name = name.rpartition(".")[0]
+            if name and name != module:
+                edges[module].add(name)
+    return edges
+
+
+def reachable(edges: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for name in edges[todo.pop()] - seen:
+            seen.add(name)
+            todo.append(name)
+    return seen
+
+
+def test_the_slash_commands_do_not_import_the_chat_that_calls_them():
+    edges = graph()
+    assert "loopwright.ui.commands" in edges["loopwright.ui.chat"]
+    assert "loopwright.ui.chat" not in reachable(edges, "loopwright.ui.commands")
+
+
+def test_the_loop_imports_no_tool_and_no_context_fitting():
+    """The final test run and the context fitting are handed to the loop by the session builder."""
+    imported = imports_of(ROOT / "agent" / "loop.py")
+    assert {name for name in imported if name.startswith("loopwright.tools.")} <= {"loopwright.tools.base"}
+    assert "loopwright.models.context" not in imported
+    assert not {"loopwright.session", "loopwright.ui"} & {".".join(name.split(".")[:2]) for name in reachable(graph(), "loopwright.loop")}
