@@ -136,7 +136,8 @@ class Session:
         return self.ctx.test_command
 
 
-def test_command_for(root: Path, config: RunConfig) -> str:
+def chosen_test_command(root: Path, config: RunConfig) -> str:
+    """The configured test command, or the one detected from the project's files."""
     return config.test_command or detect(root)
 
 
@@ -145,7 +146,7 @@ def tool_context(root: Path, sandbox: Sandbox, config: RunConfig) -> ToolContext
     return ToolContext(
         root=root,
         sandbox=sandbox,
-        test_command=test_command_for(root, config),
+        test_command=chosen_test_command(root, config),
         command_timeout_s=config.command_timeout_s,
         test_timeout_s=config.test_timeout_s,
         max_output_chars=config.max_output_chars,
@@ -218,7 +219,7 @@ def run_task(
     progress: Callable[[str], None] | None = None,
 ) -> TaskOutcome:
     root = root.resolve()
-    test_command = test_command_for(root, config)
+    test_command = chosen_test_command(root, config)
     before = gitstate.take(root)
     trajectory = Trajectory.start(root, task, model.name, config.model_dump(mode="json"), save=save_trajectory)
     save_point = gitstate.save_point(root, f"runs/{trajectory.data.run_id}")

@@ -60,6 +60,7 @@ class ActionSettings(BaseModel):
     warning in the log; `runsc` fails the run where the engine lacks it; `runc` opts out of gVisor."""
     commit_author: str = "loopwright[bot]"
     commit_email: str = "loopwright[bot]@users.noreply.github.com"
+    # The session's own settings, as `RunConfig` documents them (shared with the terminal).
     command_timeout_s: float = Field(_default("command_timeout_s"), gt=0)
     test_timeout_s: float = Field(_default("test_timeout_s"), gt=0)
     max_output_chars: int = Field(_default("max_output_chars"), ge=1)
@@ -67,7 +68,6 @@ class ActionSettings(BaseModel):
     edit_formats: dict[str, EditFormat] = Field(default_factory=dict)
     tool_mode: Literal["auto", "native", "text"] | None = _default("tool_mode")
     repo_map_tokens: int = Field(_default("repo_map_tokens"), ge=0)
-    """These six mean what they mean in `RunConfig` (shared with the terminal)."""
 
     @field_validator("allowed_associations")
     @classmethod

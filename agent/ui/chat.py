@@ -19,7 +19,7 @@ from loopwright.hooks import Hooks
 from loopwright.loop import Agent
 from loopwright.messages import Message, ToolCall, Usage
 from loopwright.model import Model
-from loopwright.session import build_session, session_tools, test_command_for
+from loopwright.session import build_session, chosen_test_command, session_tools
 from loopwright.settings import Settings
 from loopwright.tools.base import Tool, ToolOutput
 from loopwright.trajectory import Trajectory, latest, runs_dir
@@ -184,7 +184,7 @@ def start(root: Path, settings: Settings, make_model: Callable[[str | None], Mod
     net = gitstate.SafetyNet.start(root, uuid.uuid4().hex[:12])
     gitstate.save_point(root, f"runs/{trajectory.data.run_id}")
     _welcome(console, settings, net, root)
-    approver = TerminalApprover(console, reader.ask, config.approval_mode, config.sandbox, root, test_command_for(root, config))
+    approver = TerminalApprover(console, reader.ask, config.approval_mode, config.sandbox, root, chosen_test_command(root, config))
     printer = ChatPrinter(console, approver.previewed)
     model = make_model(config.model, printer.stream_text)
     hooks = Hooks(on_assistant=printer.on_assistant, on_tool_start=printer.on_tool_start, on_tool_end=printer.on_tool_end, approve=approver)
