@@ -16,11 +16,12 @@ class Limits(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     max_steps: int = Field(30, ge=1)
-    """Model turns before the run stops with `max_steps`."""
+    """Model turns before the run stops with `max_steps`. Budgets count per turn: a run has one; in the
+    interactive session each request starts afresh."""
     max_tokens: int = Field(400_000, ge=1)
-    """Prompt plus completion tokens over the whole run before it stops with `max_tokens`."""
+    """Prompt plus completion tokens of a turn before it stops with `max_tokens`."""
     max_seconds: float = Field(1800.0, gt=0)
-    """Wall-clock seconds before the run stops with `time_limit`."""
+    """Wall-clock seconds of a turn before it stops with `time_limit`."""
     max_consecutive_errors: int = Field(4, ge=1)
     """Malformed calls, unknown tools or bad arguments in a row before the run stops with `repeated_failure`."""
 

@@ -15,6 +15,12 @@ class Submitted(RunEnded):
     reason = "submitted"
 
 
+class Answered(RunEnded):
+    """A plain answer to the person present; the detail is the answer."""
+
+    reason = "answered"
+
+
 class LimitsExceeded(RunEnded):
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(detail)

@@ -2,32 +2,33 @@
 
     run -> step -> ask the model -> validate -> execute -> observe -> (repeat | end)
 
-Every way out is a `RunEnded` exception with a named reason. The loop never touches the terminal:
-what the user sees and whether they approve a call come in through `Hooks`.
+A run is one or more turns: `run` starts a conversation with a task, `run_turn` adds a request and goes on
+until the turn ends. Every way out of a turn is a `RunEnded` exception with a named reason. The loop never
+touches the terminal: what the user sees and whether they approve a call come in through `Hooks`; the final
+test run and the fitting of the context window come in through `seams`.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import ValidationError
 
 from loopwright.deadline import Deadline, DeadlinePassed, bounded
-from loopwright.ending import Interrupted, LimitsExceeded, ModelFailed, RepeatedFailure, RunEnded, SandboxFailed, Submitted
+from loopwright.ending import Answered, Interrupted, LimitsExceeded, ModelFailed, RepeatedFailure, RunEnded, SandboxFailed, Submitted
 from loopwright.hooks import Deny, Hooks
 from loopwright.config import Limits
 from loopwright.messages import Message, ModelResponse, ToolCall, ToolSpec, Usage
 from loopwright.model import Model, ModelError
-from loopwright.models.context import fit_to_window
 from loopwright.models.retry import one_line
 from loopwright.prompting import render
 from loopwright.sandboxes.base import SandboxError
+from loopwright.seams import ContextFitter, FinalTests
 from loopwright.tools.base import Tool, ToolArgs, ToolContext, ToolFailure, ToolOutput, schema_of
-from loopwright.tools.run_tests import run_test_command
 from loopwright.trajectory import StepRecord, ToolEvent, Trajectory, elapsed
 
 
@@ -70,15 +71,24 @@ class Agent:
         limits: Limits,
         trajectory: Trajectory,
         hooks: Hooks | None = None,
-        final_test_run: bool = True,
+        *,
+        final_tests: FinalTests | None = None,
+        fit_context: ContextFitter | None = None,
+        person_present: bool = False,
     ) -> None:
         self.model = model
         self.use_tools(tools)
         self.ctx = ctx
         self.limits = limits
+        """Budgets of one turn (a run without a person has one turn)."""
         self.trajectory = trajectory
         self.hooks = hooks or Hooks()
-        self.final_test_run = final_test_run
+        self.final_tests = final_tests
+        """Run at the end when files changed after the last test run, so the result's verdict is true; None: never."""
+        self.fit_context = fit_context
+        """Compacts the conversation before it overflows the model's window; None: sent as it is."""
+        self.person_present = person_present
+        """A person reads the answers: a plain answer (no tool call) ends the turn instead of being sent back as an error."""
         self.messages: list[Message] = []
         self.usage = Usage()
         self.steps = 0
@@ -90,9 +100,8 @@ class Agent:
         self.last_test_line = ""
         self.last_test_command = ""
         self.submitted_summary = ""
-        self.replies_end_turn = False
-        """In a conversation a plain answer (no tool call) goes to the person instead of being sent back as an error."""
         self._turn_first_step = 0
+        self._turn_first_tokens = 0
         self._start_clock()
 
     # -- the run ---------------------------------------------------------------------------------
@@ -104,33 +113,35 @@ class Agent:
         self.specs = [ToolSpec(name=t.name, description=t.description, parameters=schema_of(t)) for t in tools]
 
     def run(self, system_prompt: str, task: str) -> RunResult:
-        self.messages = [Message.system(system_prompt), Message.user(render("task.j2", task=task))]
-        return self.resume()
+        """A new conversation with one task: its only turn."""
+        self.messages = [Message.system(system_prompt)]
+        return self.run_turn(render("task.j2", task=task))
 
-    def resume(self) -> RunResult:
-        """Go on from `self.messages` until the run ends."""
+    def run_turn(self, text: str, after_step: Callable[[], None] | None = None) -> RunResult:
+        """Add the request `text` and go on until the turn ends, with fresh step, token and time budgets.
+
+        `after_step` is called after every step, also one that ended the turn or was interrupted."""
+        self.messages.append(Message.user(text))
+        self.submitted_summary = ""
+        self.consecutive_errors = 0
+        self._turn_first_step = self.steps
+        self._turn_first_tokens = self.usage.total_tokens
+        return self._drive(after_step)
+
+    def _drive(self, after_step: Callable[[], None] | None) -> RunResult:
         self._start_clock()
         try:
             while True:
-                self.step()
+                try:
+                    self.step()
+                finally:
+                    if after_step is not None:
+                        after_step()
         except RunEnded as ended:
             outcome = ended
         except KeyboardInterrupt:
             outcome = Interrupted("stopped by the user")
         return self._finish(outcome)
-
-    def add_user_message(self, text: str) -> None:
-        """Start a new turn of a conversation: the person's message, with fresh step and time budgets."""
-        self.messages.append(Message.user(text))
-        self.submitted_summary = ""
-        self.consecutive_errors = 0
-        self._turn_first_step = self.steps
-        self._start_clock()
-
-    def awaiting_person(self) -> bool:
-        """Whether the last turn ended with an answer for the person rather than a tool call."""
-        last = self.messages[-1] if self.messages else None
-        return last is not None and last.role == "assistant" and not last.tool_calls
 
     def close_open_calls(self, note: str) -> None:
         """After an interrupted step, answer every tool call left without a result, so the conversation stays valid."""
@@ -157,7 +168,8 @@ class Agent:
         record.assistant_text = response.message.content
         self.hooks.on_assistant(response.message)
 
-        if self.replies_end_turn and not response.format_error and not response.message.tool_calls:
+        answered = self.person_present and not response.format_error and not response.message.tool_calls
+        if answered:
             record.note = "; ".join(filter(None, [record.note, "answer"]))
         elif not response.message.tool_calls:
             self._complain_no_call(response.format_error, record)
@@ -173,6 +185,8 @@ class Agent:
         self.trajectory.add_step(record)
         if self.submitted_summary:
             raise Submitted(self.submitted_summary)
+        if answered:
+            raise Answered(response.message.content)
         if self.consecutive_errors >= self.limits.max_consecutive_errors:
             raise RepeatedFailure(f"{self.consecutive_errors} invalid actions in a row")
 
@@ -273,17 +287,16 @@ class Agent:
 
         The only place earlier turns are rewritten: otherwise messages only grow at the end, so server-side
         prefix caches keep hitting. Returns the note for the trajectory, or "" when nothing changed."""
-        window = getattr(self.model, "context_window", None)
-        if not window:
+        if self.fit_context is None:
             return ""
         try:
-            compaction = fit_to_window(self.messages, window=window, tools=self.specs)
+            fitted = self.fit_context(self.model, self.messages, self.specs)
         except ModelError as exc:
             raise ModelFailed(str(exc)) from None
-        if compaction is None:
+        if fitted is None:
             return ""
-        self.messages = list(compaction.messages)
-        return compaction.note
+        self.messages = list(fitted.messages)
+        return fitted.note
 
     def _invalid(self, call: ToolCall, error: str, hint: str) -> ToolOutput:
         return ToolOutput(text=render("tool_error.j2", tool=call.name, error=error, hint=hint), is_error=True, data={"invalid": True})
@@ -314,8 +327,9 @@ class Agent:
     def _check_limits(self) -> None:
         if self.steps - self._turn_first_step >= self.limits.max_steps:
             raise LimitsExceeded("max_steps", f"reached {self.limits.max_steps} steps")
-        if self.usage.total_tokens >= self.limits.max_tokens:
-            raise LimitsExceeded("max_tokens", f"used {self.usage.total_tokens} of {self.limits.max_tokens} tokens")
+        used = self.usage.total_tokens - self._turn_first_tokens
+        if used >= self.limits.max_tokens:
+            raise LimitsExceeded("max_tokens", f"used {used} of {self.limits.max_tokens} tokens")
         if self._deadline.passed:
             raise LimitsExceeded("time_limit", f"ran past {self.limits.max_seconds:g}s")
 
@@ -329,11 +343,11 @@ class Agent:
     def _finish(self, outcome: RunEnded) -> RunResult:
         tests_passed, test_summary, test_command = self.last_tests_passed, self.last_test_line, self.last_test_command
         interrupted = isinstance(outcome, Interrupted)
-        if self.final_test_run and not interrupted and (self.changed_since_tests or (self.changed and tests_passed is None)):
+        if self.final_tests is not None and not interrupted and (self.changed_since_tests or (self.changed and tests_passed is None)):
             test_command = self.ctx.test_command
             try:
-                report = run_test_command(self.ctx)
-                tests_passed, test_summary = report.passed, report.render().splitlines()[0]
+                verdict = self.final_tests()
+                tests_passed, test_summary, test_command = verdict.passed, verdict.summary, verdict.command
             except (SandboxError, KeyboardInterrupt) as exc:
                 test_summary = f"final test run failed: {exc}"
                 tests_passed = None

@@ -1,9 +1,15 @@
-"""One task, start to end: choose the sandbox, build the prompt, run the loop, record the trajectory."""
+"""The one place a session is built, and one task run start to end.
+
+`build_session` turns a merged `RunConfig` into a sandbox, the tools' context, the tools, the agent and its
+system prompt. The terminal chat, `loopwright run`, the benchmark and the PR bot all build their sessions here
+and differ only by the overrides they pass: a person present (chat), project instructions from a trusted
+base branch (PR bot), a sandbox or tools the caller already has (benchmark, tests).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,12 +18,15 @@ from loopwright.config import RunConfig, SandboxSettings
 from loopwright.hooks import Hooks
 from loopwright.loop import Agent, RunResult
 from loopwright.model import Model
+from loopwright.models.context import fit_for_model
 from loopwright.prompting import render
 from loopwright.sandboxes import hostfs
 from loopwright.sandboxes.base import Sandbox
+from loopwright.seams import FinalTests, TestVerdict
 from loopwright.testdetect import detect
 from loopwright.tools.base import Tool, ToolContext
 from loopwright.tools.registry import default_tools
+from loopwright.tools.run_tests import run_test_command
 from loopwright.trajectory import Trajectory
 
 INSTRUCTION_FILES = ("AGENTS.md",)
@@ -110,6 +119,92 @@ def system_prompt(sandbox: Sandbox, test_command: str, network: bool, instructio
     )
 
 
+@dataclass
+class Session:
+    """Everything one session runs with, built from one configuration."""
+
+    config: RunConfig
+    sandbox: Sandbox
+    ctx: ToolContext
+    agent: Agent
+    prompt: str
+    """The system prompt."""
+    trajectory: Trajectory
+
+    @property
+    def test_command(self) -> str:
+        return self.ctx.test_command
+
+
+def chosen_test_command(root: Path, config: RunConfig) -> str:
+    """The configured test command, or the one detected from the project's files."""
+    return config.test_command or detect(root)
+
+
+def tool_context(root: Path, sandbox: Sandbox, config: RunConfig) -> ToolContext:
+    """What the tools may touch, with the timeouts and output size of `config`."""
+    return ToolContext(
+        root=root,
+        sandbox=sandbox,
+        test_command=chosen_test_command(root, config),
+        command_timeout_s=config.command_timeout_s,
+        test_timeout_s=config.test_timeout_s,
+        max_output_chars=config.max_output_chars,
+    )
+
+
+def final_tests(ctx: ToolContext) -> FinalTests:
+    """The loop's last test run: the configured command on the work tree as it is."""
+
+    def run() -> TestVerdict:
+        report = run_test_command(ctx)
+        return TestVerdict(passed=report.passed, summary=report.render().splitlines()[0], command=ctx.test_command)
+
+    return run
+
+
+@contextmanager
+def build_session(
+    config: RunConfig,
+    model: Model,
+    root: Path,
+    trajectory: Trajectory,
+    *,
+    task: str = "",
+    person_present: bool = False,
+    hooks: Hooks | None = None,
+    instructions: tuple[str, str] | None = None,
+    sandbox: Sandbox | None = None,
+    tools: Sequence[Tool] | None = None,
+    repo_map: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Iterator[Session]:
+    """A session of `config` in `root`; the sandbox it opens is closed when the block ends.
+
+    Overrides: `person_present` (answers end a turn; no final test run, the person runs tests when they want),
+    `instructions` as (text, source) instead of the workspace's AGENTS.md, and a `sandbox`, `tools` or
+    `repo_map` the caller already has. `task` steers the repository map toward it."""
+    root = root.resolve()
+    box_context = nullcontext(sandbox) if sandbox is not None else open_sandbox(config.sandbox, root, progress)
+    with box_context as box:
+        ctx = tool_context(root, box, config)
+        agent = Agent(
+            model,
+            tools or session_tools(root, config, model.name),
+            ctx,
+            config.limits,
+            trajectory,
+            hooks,
+            final_tests=final_tests(ctx) if config.final_test_run and not person_present else None,
+            fit_context=fit_for_model,
+            person_present=person_present,
+        )
+        repo_map = initial_repo_map(root, task, config) if repo_map is None else repo_map
+        given = project_instructions(root) if instructions is None else instructions
+        prompt = system_prompt(box, ctx.test_command, config.sandbox.network, given, repo_map)
+        yield Session(config=config, sandbox=box, ctx=ctx, agent=agent, prompt=prompt, trajectory=trajectory)
+
+
 def run_task(
     task: str,
     root: Path,
@@ -124,24 +219,13 @@ def run_task(
     progress: Callable[[str], None] | None = None,
 ) -> TaskOutcome:
     root = root.resolve()
-    test_command = config.test_command or detect(root)
+    test_command = chosen_test_command(root, config)
     before = gitstate.take(root)
     trajectory = Trajectory.start(root, task, model.name, config.model_dump(mode="json"), save=save_trajectory)
     save_point = gitstate.save_point(root, f"runs/{trajectory.data.run_id}")
-    box_context = nullcontext(sandbox) if sandbox is not None else open_sandbox(config.sandbox, root, progress)
-    with box_context as box:
-        ctx = ToolContext(
-            root=root,
-            sandbox=box,
-            test_command=test_command,
-            command_timeout_s=config.command_timeout_s,
-            test_timeout_s=config.test_timeout_s,
-            max_output_chars=config.max_output_chars,
-        )
-        agent = Agent(model, tools or session_tools(root, config, model.name), ctx, config.limits, trajectory, hooks, config.final_test_run)
-        repo_map = initial_repo_map(root, task, config) if repo_map is None else repo_map
-        prompt = system_prompt(box, test_command, config.sandbox.network, project_instructions(root), repo_map)
-        result = agent.run(prompt, task)
+    session = build_session(config, model, root, trajectory, task=task, hooks=hooks, sandbox=sandbox, tools=tools, repo_map=repo_map, progress=progress)
+    with session as built:
+        result = built.agent.run(built.prompt, task)
     if before is not None:
         result.changed_files = _merge_changes(result.changed_files, gitstate.changed_since(before), before.root, root)
     trajectory.finish(result.as_dict())

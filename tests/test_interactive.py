@@ -21,10 +21,10 @@ PROMPT_READY = "\x1b[?2004h"
 
 
 class Session:
-    def __init__(self, repo: Path, script: list[dict], tmp: Path, *args: str) -> None:
+    def __init__(self, repo: Path, script: list[dict], tmp: Path, *args: str, env: dict[str, str] | None = None) -> None:
         path = tmp / f"script-{len(list(tmp.glob('script-*')))}.json"
         path.write_text(json.dumps(script))
-        env = dict(os.environ, PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", LOOPWRIGHT_DEBUG="1", XDG_CONFIG_HOME=str(tmp / "xdg"))
+        env = dict(os.environ, PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm", LOOPWRIGHT_DEBUG="1", XDG_CONFIG_HOME=str(tmp / "xdg"), **(env or {}))
         argv = ["-m", "loopwright", "--repo", str(repo), "--model", f"scripted:{path}", *args]
         self.child = pexpect.spawn(sys.executable, argv, env=env, encoding="utf-8", timeout=60, dimensions=(50, 120))
         self.log = tmp / "session.log"
@@ -201,6 +201,27 @@ def test_resume_continues_the_last_session(tmp_path: Path):
     assert len(runs) == 1
     contents = [m["content"] for m in json.loads(runs[0].read_text())["messages"]]
     assert contents[1:] == ["first question", "First answer.", "second question", "Second answer."]
+
+
+def test_every_request_has_the_whole_token_budget_through_clear_and_resume(tmp_path: Path):
+    """A long conversation, /clear and --resume never use up the token budget for good."""
+    repo = buggy_calc_repo(tmp_path / "repo")
+    budget = {"LOOPWRIGHT_LIMITS_MAX_TOKENS": "400"}  # one request here takes about 260
+    first = Session(repo, [turn("One."), turn("Two."), turn("Three.")], tmp_path, "--sandbox", "local", env=budget)
+    first.say("first question")
+    first.expect("One.")
+    first.say("second question")
+    first.expect("Two.")
+    first.say("/clear")
+    first.expect("conversation cleared")
+    first.say("third question")
+    first.expect("Three.")
+    assert first.finish() == 0
+    second = Session(repo, [turn("Four.")], tmp_path, "--sandbox", "local", "--resume", env=budget)
+    second.say("fourth question")
+    second.expect("Four.")
+    assert second.finish() == 0
+    assert "max_tokens" not in second.log.read_text()
 
 
 def test_resume_without_a_session_is_one_line(tmp_path: Path):

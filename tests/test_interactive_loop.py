@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from loopwright.config import Limits
-from loopwright.ending import ModelFailed, Submitted
 from loopwright.hooks import Allow, Hooks
 from loopwright.loop import Agent
 from loopwright.messages import Message
@@ -22,15 +19,9 @@ from tests.repos import buggy_calc_repo
 def agent_for(root: Path, turns, box: LocalSandbox, hooks: Hooks | None = None, **limits) -> tuple[Agent, ScriptedModel]:
     model = ScriptedModel(turns)
     ctx = ToolContext(root=root, sandbox=box, test_command="python -m pytest -q")
-    agent = Agent(model, default_tools(), ctx, Limits(**limits), Trajectory.start(root, "chat", "scripted", {}, save=False), hooks)
-    agent.replies_end_turn = True
+    agent = Agent(model, default_tools(), ctx, Limits(**limits), Trajectory.start(root, "chat", "scripted", {}, save=False), hooks, person_present=True)
     agent.messages = [Message.system("You help.")]
     return agent, model
-
-
-def until_answer(agent: Agent) -> None:
-    while not agent.awaiting_person():
-        agent.step()
 
 
 def test_an_answer_ends_the_turn_and_the_next_turn_has_its_own_budget(tmp_path: Path):
@@ -38,16 +29,24 @@ def test_an_answer_ends_the_turn_and_the_next_turn_has_its_own_budget(tmp_path: 
     turns = [call("read_file", path="calc.py"), Turn(text="add() subtracts."), call("read_file", path="calc.py"), Turn(text="Still does.")]
     with LocalSandbox(repo) as box:
         agent, model = agent_for(repo, turns, box, max_steps=2)
-        agent.add_user_message("what is wrong?")
-        until_answer(agent)
-        assert agent.messages[-1].content == "add() subtracts." and agent.consecutive_errors == 0
-        agent.add_user_message("and now?")
-        until_answer(agent)
-        assert agent.steps == 4 and agent.messages[-1].content == "Still does."
+        first = agent.run_turn("what is wrong?")
+        assert (first.reason, first.detail) == ("answered", "add() subtracts.") and agent.consecutive_errors == 0
+        second = agent.run_turn("and now?")
+        assert second.reason == "answered" and agent.steps == 4 and agent.messages[-1].content == "Still does."
         assert [m.content for m in model.seen[2] if m.role == "user"] == ["what is wrong?", "and now?"]
-        agent.add_user_message("again")
-        with pytest.raises(ModelFailed, match="no turn 5"):  # the script ran out, not the turn's budget
-            until_answer(agent)
+        third = agent.run_turn("again")
+        assert third.reason == "model_error" and "no turn 5" in third.detail  # the script ran out, not the turn's budget
+
+
+def test_every_turn_has_the_whole_token_budget(tmp_path: Path):
+    repo = buggy_calc_repo(tmp_path / "repo")
+    turns = [Turn(text="One."), Turn(text="Two."), Turn(text="Three."), call("read_file", path="calc.py"), call("read_file", path="calc.py")]
+    with LocalSandbox(repo) as box:
+        agent, _ = agent_for(repo, turns, box, max_tokens=12)
+        assert [agent.run_turn(text).reason for text in ("a", "b", "c")] == ["answered"] * 3
+        assert agent.usage.total_tokens > 12
+        stopped = agent.run_turn("read calc.py, twice")
+    assert stopped.reason == "max_tokens"  # the budget still bounds each turn
 
 
 def test_a_submit_ends_only_its_turn(tmp_path: Path):
@@ -55,12 +54,9 @@ def test_a_submit_ends_only_its_turn(tmp_path: Path):
     turns = [call("submit", summary="nothing to do"), Turn(text="Hello again.")]
     with LocalSandbox(repo) as box:
         agent, _ = agent_for(repo, turns, box)
-        agent.add_user_message("do nothing")
-        with pytest.raises(Submitted, match="nothing to do"):
-            until_answer(agent)
-        agent.add_user_message("hi")
-        until_answer(agent)
-        assert agent.messages[-1].content == "Hello again."
+        done = agent.run_turn("do nothing")
+        assert (done.reason, done.submitted_summary) == ("submitted", "nothing to do")
+        assert agent.run_turn("hi").detail == "Hello again."
 
 
 def test_open_calls_are_answered_after_an_interruption(tmp_path: Path):
@@ -72,9 +68,7 @@ def test_open_calls_are_answered_after_an_interruption(tmp_path: Path):
     turn = Turn(calls=(("read_file", {"path": "calc.py"}), ("run_shell", {"command": "true"})))
     with LocalSandbox(repo) as box:
         agent, _ = agent_for(repo, [turn], box, Hooks(approve=interrupt))
-        agent.add_user_message("go")
-        with pytest.raises(KeyboardInterrupt):
-            agent.step()
+        assert agent.run_turn("go").reason == "interrupted"
         agent.close_open_calls("interrupted")
         tool_messages = [m for m in agent.messages if m.role == "tool"]
         assert [m.tool_call_id for m in tool_messages] == ["call_0_0", "call_0_1"]
@@ -91,8 +85,7 @@ def test_a_call_edited_while_approving_is_reported_to_the_model(tmp_path: Path):
 
     with LocalSandbox(repo) as box:
         agent, _ = agent_for(repo, [call("run_shell", command="echo original"), Turn(text="ok")], box, Hooks(approve=edit))
-        agent.add_user_message("run it")
-        until_answer(agent)
+        agent.run_turn("run it")
     result = next(m.content for m in agent.messages if m.role == "tool")
     assert '"command":"echo edited"' in result.splitlines()[0] and result.splitlines()[-1] == "edited"
 

@@ -134,3 +134,26 @@ def test_no_import_cycles():
 def test_the_core_imports_no_front_end_and_no_concrete_part(module):
     outer = sorted(name for name in graph()[module] if name.startswith(OUTER) or (name.startswith("loopwright.tools.") and name != "loopwright.tools.base"))
     assert outer == [], f"{module} imports {outer}"
+
+
+def reachable(edges: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for name in edges[todo.pop()] - seen:
+            seen.add(name)
+            todo.append(name)
+    return seen
+
+
+def test_the_slash_commands_do_not_import_the_chat_that_calls_them():
+    edges = graph()
+    assert "loopwright.ui.commands" in edges["loopwright.ui.chat"]
+    assert "loopwright.ui.chat" not in reachable(edges, "loopwright.ui.commands")
+
+
+def test_the_loop_imports_no_tool_and_no_context_fitting():
+    """The final test run and the context fitting are handed to the loop by the session builder."""
+    imported = imports_of(ROOT / "agent" / "loop.py")
+    assert {name for name in imported if name.startswith("loopwright.tools.")} <= {"loopwright.tools.base"}
+    assert "loopwright.models.context" not in imported
+    assert not {"loopwright.session", "loopwright.ui"} & {".".join(name.split(".")[:2]) for name in reachable(graph(), "loopwright.loop")}

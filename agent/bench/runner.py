@@ -28,8 +28,7 @@ from loopwright.bench.workspace import CheckoutError, PatchFailed, Workspace, ch
 from loopwright.config import RunConfig
 from loopwright.model import Model
 from loopwright.sandboxes.base import Sandbox, SandboxError
-from loopwright.session import open_sandbox
-from loopwright.testdetect import detect
+from loopwright.session import open_sandbox, tool_context
 from loopwright.tools.base import ToolContext
 
 
@@ -150,14 +149,7 @@ def _in_workspace(task: Task, workspace: Workspace, options: BenchOptions, resul
 
 
 def _test_and_fix(task: Task, workspace: Workspace, box: Sandbox, env: Environment, options: BenchOptions, result: TaskResult, log: TaskLog) -> None:
-    config = options.config
-    ctx = ToolContext(
-        root=workspace.root,
-        sandbox=box,
-        test_command=config.test_command or detect(workspace.root),
-        test_timeout_s=config.test_timeout_s,
-        max_output_chars=config.max_output_chars,
-    )
+    ctx = tool_context(workspace.root, box, options.config)
     sample = sample_pass_to_pass(task, options.pass_sample)
     before = _tests(ctx, [*task.fail_to_pass, *sample], result, log, "tests before the fix")
     fix = _fix(task, workspace, box, ctx, options, result, log)

@@ -9,10 +9,10 @@ Once a run is accepted every way out posts a reply: a summary, or the reason it 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import httpx
 
@@ -26,7 +26,13 @@ from loopwright.github.sanitize import request_after_trigger
 from loopwright.github.settings import CONFIG_FILE, INSTRUCTIONS_FILE, ActionSettings, SettingsError
 from loopwright.model import Model
 
-ModelFactory = Callable[[str | None], Model]
+
+class ModelFactory(Protocol):
+    def __call__(self, spec: str | None, *, tool_mode: str | None = None) -> Model:
+        """The model for `spec` (None: the default for the keys present), its tool calls sent the `tool_mode` way."""
+        ...
+
+
 BASE_REF = "refs/remotes/origin/{branch}"
 HEAD_REF = "refs/remotes/pull/head"
 MODEL_KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")
@@ -117,7 +123,7 @@ def _accept_and_run(ctx: Context, build_model: ModelFactory) -> Outcome:
     if trusted.model is None and not any(ctx.env.get(name) for name in MODEL_KEYS):
         # Without this the default would be a local model server started on the runner.
         raise RunFailure(f"no model configured: set the action's `model` input, `model` in {CONFIG_FILE} on {pull.base_ref}, or an API key")
-    model = build_model(trusted.model)
+    model = build_model(trusted.model, tool_mode=trusted.tool_mode)
     task = report.task_text(comment, pull, ctx.request)
     outcome = run_agent(task, checkout.workdir, trusted, model, instructions, ctx.trajectory_dir)
     return _deliver(ctx, checkout, pull, trusted, outcome, head_url)

@@ -1,7 +1,8 @@
 """One unattended run of the core loop on a checked-out pull request: approval off, sandboxed, hard-bounded.
 
-This mirrors `session.run_task` except where the outer loop must differ: the project instructions
-come from the base branch (given, never read from the work tree), the work tree's git metadata is
+The session is built by `session.build_session` from the trusted settings (`ActionSettings.run_config`), like
+every other; what differs is passed as overrides or done around it: the project instructions come from the
+base branch (given, never read from the work tree), no person is present, the work tree's git metadata is
 never touched on the runner, and a wall-clock guard ends the run even when a single step hangs.
 """
 
@@ -15,14 +16,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from loopwright.config import Limits, RunConfig, SandboxSettings
 from loopwright.github.settings import ActionSettings
-from loopwright.hooks import Hooks
-from loopwright.loop import Agent, RunResult
+from loopwright.loop import RunResult
 from loopwright.model import Model
-from loopwright.session import initial_repo_map, open_sandbox, session_tools, system_prompt
-from loopwright.testdetect import detect
-from loopwright.tools.base import ToolContext
+from loopwright.session import build_session
 from loopwright.tools.run_tests import run_test_command
 from loopwright.tools.testreport import TestReport
 from loopwright.trajectory import Trajectory
@@ -51,24 +48,17 @@ def run_agent(
     instructions: str,
     trajectory_dir: Path | None = None,
 ) -> RunOutcome:
-    test_command = settings.test_command or detect(workdir)
-    limits = Limits(max_steps=settings.max_steps, max_tokens=settings.max_tokens, max_seconds=settings.max_seconds)
+    config = settings.run_config()
     trajectory = Trajectory.start(workdir, task, model.name, {"github": settings.model_dump(mode="json")}, save=False)
     if trajectory_dir is not None:
         trajectory.path = trajectory_dir / f"{trajectory.data.run_id}.json"
-    cutoff = settings.max_seconds + HARD_STOP_GRACE_S
-    # Never a network for unattended runs, whatever the settings say.
-    sandbox = SandboxSettings(
-        kind=settings.sandbox, image=settings.image, network=False, install_dependencies=settings.install_dependencies, runtime=settings.runtime
-    )
-    config = RunConfig()
-    with hard_deadline(cutoff) as deadline, open_sandbox(sandbox, workdir, progress=_log) as box:
-        ctx = ToolContext(root=workdir, sandbox=box, test_command=test_command)
-        before = run_test_command(ctx)
-        agent = Agent(model, session_tools(workdir, config, model.name), ctx, limits, trajectory, Hooks())
-        repo_map = initial_repo_map(workdir, task, config)
-        prompt = system_prompt(box, test_command, False, (instructions, "AGENTS.md on the base branch") if instructions else ("", ""), repo_map)
-        result = agent.run(prompt, task)
+    cutoff = config.limits.max_seconds + HARD_STOP_GRACE_S
+    given = (instructions, "AGENTS.md on the base branch") if instructions else ("", "")
+    session = build_session(config, model, workdir, trajectory, task=task, instructions=given, progress=_log)
+    with hard_deadline(cutoff) as deadline, session as built:
+        before = run_test_command(built.ctx)
+        result = built.agent.run(built.prompt, task)
+        test_command = built.test_command
     if deadline.fired and result.reason == "interrupted":
         result.reason, result.detail = "time_limit", f"cut off after {cutoff:g}s"
     trajectory.finish(result.as_dict())

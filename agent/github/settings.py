@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from loopwright.config import EditFormat, Limits, RunConfig, SandboxSettings
+
 CONFIG_FILE = "loopwright.toml"
 INSTRUCTIONS_FILE = "AGENTS.md"
 REPLY_MARKER = "<!-- loopwright:reply -->"
@@ -22,6 +24,11 @@ ASSOCIATIONS = ("OWNER", "MEMBER", "COLLABORATOR", "CONTRIBUTOR", "FIRST_TIME_CO
 
 class SettingsError(Exception):
     """The trusted configuration is invalid; the message is one line."""
+
+
+def _default(name: str) -> Any:
+    """The terminal's default for a shared setting, so the two never drift apart."""
+    return RunConfig.model_fields[name].get_default(call_default_factory=True)
 
 
 class ActionSettings(BaseModel):
@@ -53,6 +60,14 @@ class ActionSettings(BaseModel):
     warning in the log; `runsc` fails the run where the engine lacks it; `runc` opts out of gVisor."""
     commit_author: str = "loopwright[bot]"
     commit_email: str = "loopwright[bot]@users.noreply.github.com"
+    # The session's own settings, as `RunConfig` documents them (shared with the terminal).
+    command_timeout_s: float = Field(_default("command_timeout_s"), gt=0)
+    test_timeout_s: float = Field(_default("test_timeout_s"), gt=0)
+    max_output_chars: int = Field(_default("max_output_chars"), ge=1)
+    edit_format: EditFormat = _default("edit_format")
+    edit_formats: dict[str, EditFormat] = Field(default_factory=dict)
+    tool_mode: Literal["auto", "native", "text"] | None = _default("tool_mode")
+    repo_map_tokens: int = Field(_default("repo_map_tokens"), ge=0)
 
     @field_validator("allowed_associations")
     @classmethod
@@ -62,6 +77,26 @@ class ActionSettings(BaseModel):
         if unknown:
             raise ValueError(f"unknown author_association {', '.join(unknown)} (known: {', '.join(ASSOCIATIONS)})")
         return upper
+
+    def run_config(self) -> RunConfig:
+        """The session's configuration: these settings, with what an unattended run never changes: no
+        network in the sandbox, no person to ask."""
+        return RunConfig(
+            model=self.model,
+            test_command=self.test_command,
+            command_timeout_s=self.command_timeout_s,
+            test_timeout_s=self.test_timeout_s,
+            max_output_chars=self.max_output_chars,
+            limits=Limits(max_steps=self.max_steps, max_tokens=self.max_tokens, max_seconds=self.max_seconds),
+            sandbox=SandboxSettings(
+                kind=self.sandbox, image=self.image, network=False, install_dependencies=self.install_dependencies, runtime=self.runtime
+            ),
+            approval_mode="full-auto",
+            edit_format=self.edit_format,
+            edit_formats=self.edit_formats,
+            tool_mode=self.tool_mode,
+            repo_map_tokens=self.repo_map_tokens,
+        )
 
 
 WORKFLOW_ONLY = ("trigger",)
@@ -76,6 +111,13 @@ FILE_KEYS = {
     "sandbox.image": "image",
     "sandbox.install_dependencies": "install_dependencies",
     "sandbox.runtime": "runtime",
+    "command_timeout_s": "command_timeout_s",
+    "test_timeout_s": "test_timeout_s",
+    "max_output_chars": "max_output_chars",
+    "edit_format": "edit_format",
+    "edit_formats": "edit_formats",
+    "tool_mode": "tool_mode",
+    "repo_map_tokens": "repo_map_tokens",
 }
 """Keys of the shared loopwright.toml the action honours. `sandbox.kind` and `sandbox.network` are not among
 them: a repository may run its terminal sessions unisolated, its unattended runs never follow that."""
@@ -92,6 +134,10 @@ ENVIRONMENT = {
     "LOOPWRIGHT_SANDBOX_KIND": "sandbox",
     "LOOPWRIGHT_SANDBOX_IMAGE": "image",
     "LOOPWRIGHT_SANDBOX_RUNTIME": "runtime",
+    "LOOPWRIGHT_TEST_TIMEOUT_S": "test_timeout_s",
+    "LOOPWRIGHT_EDIT_FORMAT": "edit_format",
+    "LOOPWRIGHT_TOOL_MODE": "tool_mode",
+    "LOOPWRIGHT_REPO_MAP_TOKENS": "repo_map_tokens",
     # ...and LOOPWRIGHT_GITHUB_* for the action's own.
     "LOOPWRIGHT_GITHUB_TRIGGER": "trigger",
     "LOOPWRIGHT_GITHUB_ALLOWED_ASSOCIATIONS": "allowed_associations",

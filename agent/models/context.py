@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from loopwright.messages import Message, ToolSpec
 from loopwright.model import ModelError
+from loopwright.seams import Fitted
 
 Summarizer = Callable[[Sequence[Message]], str]
 
@@ -137,3 +138,12 @@ def fit_to_window(
         f"the conversation does not fit the model's {window}-token window even after compaction "
         f"(system prompt, task and the last turn alone are about {counter.count([*messages[:head], messages[-1]], tools)} tokens)"
     )
+
+
+def fit_for_model(model: object, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> Fitted | None:
+    """The loop's `ContextFitter`: compact for the window the model declares (`context_window`); none, no fitting."""
+    window = getattr(model, "context_window", None)
+    if not window:
+        return None
+    compaction = fit_to_window(messages, window=window, tools=tools)
+    return None if compaction is None else Fitted(messages=compaction.messages, note=compaction.note)

@@ -33,9 +33,12 @@ class ScriptedModel:
     """When set, the loop compacts the conversation to fit it, as with a real model."""
     seen: list[list[Message]] = field(default_factory=list)
     """Every conversation the model was asked to continue, for tests to inspect."""
+    offered: list[list[str]] = field(default_factory=list)
+    """The names of the tools offered with each of those conversations."""
 
     def complete(self, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> ModelResponse:
         self.seen.append(list(messages))
+        self.offered.append([tool.name for tool in tools])
         index = len(self.seen) - 1
         if index >= len(self.turns):
             raise ModelError(f"scripted model has no turn {index + 1} (script has {len(self.turns)})")

@@ -15,17 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from loopwright import gitstate, statedir
-from loopwright.ending import RunEnded, Submitted
 from loopwright.hooks import Hooks
 from loopwright.loop import Agent
 from loopwright.messages import Message, ToolCall, Usage
 from loopwright.model import Model
-from loopwright.session import initial_repo_map, open_sandbox, project_instructions, session_tools, system_prompt
+from loopwright.session import build_session, chosen_test_command, session_tools
 from loopwright.settings import Settings
-from loopwright.testdetect import detect
-from loopwright.tools.base import Tool, ToolContext, ToolOutput
+from loopwright.tools.base import Tool, ToolOutput
 from loopwright.trajectory import Trajectory, latest, runs_dir
 from loopwright.ui.approve import TerminalApprover
+from loopwright.ui.commands import EXIT, run_command
 from loopwright.ui.render import RunPrinter
 from rich.console import Console
 from rich.markup import escape
@@ -130,8 +129,6 @@ class Chat:
         self.interrupted = False
 
     def loop(self) -> None:
-        from loopwright.ui.commands import EXIT, run_command
-
         while True:
             try:
                 text = self.reader.read()
@@ -156,23 +153,20 @@ class Chat:
         """One request: steps until the agent answers, submits, runs out of budget or is interrupted."""
         self.net.note_user_changes("before request")
         self.requests.append(text.strip())
-        self.agent.add_user_message("\n\n".join([*self.pending, text]))
+        request = "\n\n".join([*self.pending, text])
         self.pending.clear()
-        try:
-            while not self.agent.awaiting_person():
-                try:
-                    self.agent.step()
-                finally:
-                    self._record()
-        except Submitted as done:
-            self.summaries.append(done.detail)
-            self.console.print(f"[green]done[/]: {escape(done.detail)}", highlight=False)
-        except RunEnded as ended:
-            self.console.print(f"[red]stopped[/] ({ended.reason}): {escape(ended.detail)}", highlight=False)
-        except KeyboardInterrupt:
+        result = self.agent.run_turn(request, after_step=self._record)
+        if result.reason == "answered":
+            return  # the answer was shown as it came
+        if result.reason == "submitted":
+            self.summaries.append(result.submitted_summary)
+            self.console.print(f"[green]done[/]: {escape(result.submitted_summary)}", highlight=False)
+        elif result.reason == "interrupted":
             self.agent.close_open_calls(INTERRUPTED)
             self.interrupted = True
             self.console.print("\n[yellow]interrupted[/] - the session goes on (Ctrl-C again to exit)")
+        else:
+            self.console.print(f"[red]stopped[/] ({result.reason}): {escape(result.detail)}", highlight=False)
 
     def _record(self) -> None:
         with _sigint_deferred():
@@ -190,18 +184,14 @@ def start(root: Path, settings: Settings, make_model: Callable[[str | None], Mod
     net = gitstate.SafetyNet.start(root, uuid.uuid4().hex[:12])
     gitstate.save_point(root, f"runs/{trajectory.data.run_id}")
     _welcome(console, settings, net, root)
-    test_command = config.test_command or detect(root)
-    approver = TerminalApprover(console, reader.ask, config.approval_mode, config.sandbox, root, test_command)
+    approver = TerminalApprover(console, reader.ask, config.approval_mode, config.sandbox, root, chosen_test_command(root, config))
     printer = ChatPrinter(console, approver.previewed)
     model = make_model(config.model, printer.stream_text)
     hooks = Hooks(on_assistant=printer.on_assistant, on_tool_start=printer.on_tool_start, on_tool_end=printer.on_tool_end, approve=approver)
     try:
-        with open_sandbox(config.sandbox, root) as box:
-            ctx = ToolContext(root=root, sandbox=box, test_command=test_command, command_timeout_s=config.command_timeout_s, test_timeout_s=config.test_timeout_s, max_output_chars=config.max_output_chars)
-            agent = Agent(model, session_tools(root, config, model.name), ctx, config.limits, trajectory, hooks, final_test_run=False)
-            agent.replies_end_turn = True
-            prompt = system_prompt(box, test_command, config.sandbox.network, project_instructions(root), initial_repo_map(root, "", config))
-            _restore(agent, messages, trajectory, prompt)
+        with build_session(config, model, root, trajectory, person_present=True, hooks=hooks) as session:
+            agent = session.agent
+            _restore(agent, messages, trajectory, session.prompt)
             chat = Chat(console, reader, agent, net, approver, lambda spec: make_model(spec, printer.stream_text), lambda name: session_tools(root, config, name))
             try:
                 chat.loop()

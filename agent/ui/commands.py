@@ -1,12 +1,15 @@
-"""Slash commands of the interactive session."""
+"""Slash commands of the interactive session. They act on the session through `Chat`, a protocol, so this
+module needs nothing of the chat module that calls it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from loopwright.approval import MODES
-from loopwright.gitstate import GitStateError
+from loopwright.gitstate import GitStateError, SafetyNet
+from loopwright.loop import Agent
+from loopwright.model import Model
 from loopwright.tools.base import ToolFailure, clip
 from loopwright.tools.workspace import relative, resolve
 from loopwright.ui.render import fold
@@ -14,7 +17,26 @@ from rich.markup import escape
 from rich.syntax import Syntax
 
 if TYPE_CHECKING:
-    from loopwright.ui.chat import Chat
+    from rich.console import Console
+
+    from loopwright.tools.base import Tool
+    from loopwright.ui.approve import TerminalApprover
+
+
+class Chat(Protocol):
+    """What the commands use of the session."""
+
+    console: Console
+    agent: Agent
+    net: SafetyNet
+    approver: TerminalApprover
+    make_model: Callable[[str], Model]
+    tools_for: Callable[[str], list[Tool]] | None
+    pending: list[str]
+    """Context for the person's next request."""
+    requests: list[str]
+    summaries: list[str]
+
 
 EXIT = object()
 MAX_ADDED_CHARS = 40_000
@@ -109,7 +131,7 @@ def _mode(chat: Chat, mode: str) -> None:
 def _tokens(chat: Chat, _: str) -> None:
     usage = chat.agent.usage
     cost = f", ${usage.cost_usd:.4f}" if usage.cost_usd is not None else ""
-    chat.console.print(f"tokens: {usage.input_tokens} in, {usage.output_tokens} out{cost} over {chat.agent.steps} steps (limit {chat.agent.limits.max_tokens})", highlight=False)
+    chat.console.print(f"tokens: {usage.input_tokens} in, {usage.output_tokens} out{cost} over {chat.agent.steps} steps (limit {chat.agent.limits.max_tokens} per request)", highlight=False)
 
 
 def _clear(chat: Chat, _: str) -> None:
