@@ -57,3 +57,17 @@ def test_layering(module, path):
 
 
 GIT_MODULES = {"loopwright.gitstate", "loopwright.github.gitops"}
+
+
+def test_only_the_entry_point_imports_the_main_cli():
+    # Command groups (github, bench, env, models) are registered by the main CLI; importing it back would be a cycle.
+    importers = {module for module, path in ALL if "loopwright.cli" in imports_of(path) or _imports_cli_module(path)}
+    assert importers == {"loopwright.__main__"}
+
+
+def _imports_cli_module(path: Path) -> bool:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return any(
+        isinstance(node, ast.ImportFrom) and node.module == "loopwright" and any(alias.name == "cli" for alias in node.names)
+        for node in ast.walk(tree)
+    )

@@ -198,7 +198,7 @@ def test_vllm_command_line():
 
 
 def test_tool_mode_from_settings_reaches_the_adapter(server, tmp_path, monkeypatch):
-    from loopwright.cli import build_model as cli_build_model
+    from loopwright.commandline import build_model as cli_build_model
     from loopwright.settings import load
 
     monkeypatch.setenv("LOOPWRIGHT_TOOL_MODE", "text")
