@@ -17,7 +17,13 @@ import pytest
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
-NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis", "tests", "benchmarks")
+TOP_LEVEL_ONLY = {".git", ".venv", "build", "dist", "tests", "benchmarks", ".pytest_cache", ".hypothesis"}
+
+
+def _not_source(folder: str, names: list[str]) -> set[str]:
+    # Top-level folders only: the bundled demo has a tests/ folder of its own.
+    skip = {name for name in names if name == "__pycache__" or name.endswith(".egg-info")}
+    return skip | (TOP_LEVEL_ONLY & set(names) if Path(folder) == ROOT else set())
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +32,7 @@ def plain_install(tmp_path_factory) -> Path:
     where = tmp_path_factory.mktemp("plain")
     # A copy, so the build leaves nothing in the working tree.
     source = where / "source"
-    shutil.copytree(ROOT, source, ignore=NOT_SOURCE)
+    shutil.copytree(ROOT, source, ignore=_not_source)
     env_dir = where / "venv"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
