@@ -63,11 +63,14 @@ def serve_command(
         bool,
         typer.Option(
             "--stop",
-            help="Instead: stop the llama.cpp servers loopwright started for the default model and left running.",
+            help="Stop the llama.cpp servers loopwright left running instead of starting one.",
         ),
     ] = False,
 ) -> None:
-    """Start a local OpenAI-compatible server, wait until it answers, print the model spec, and serve until Ctrl-C."""
+    """Start a local OpenAI-compatible server, wait until it answers, print the model spec, and serve until Ctrl-C.
+
+    With --stop: stop the llama.cpp servers loopwright started for the default model and left running.
+    """
     if stop:
         _stop(port)
         return
