@@ -11,10 +11,11 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
+from loopwright.commandline import UsageError, build_model, repo_root
 from loopwright.config import RunConfig
 from loopwright.gitstate import GitStateError
 from loopwright.gittrust import UntrustedGit
-from loopwright.model import Model, ModelError
+from loopwright.model import ModelError
 from loopwright.sandboxes.base import SandboxError
 from loopwright.settings import SettingsError
 from loopwright.ui.chat import SessionError
@@ -48,24 +49,6 @@ out = TerminalConsole()
 err = TerminalConsole(stderr=True)
 
 
-class UsageError(Exception):
-    """Bad input from the user; printed as one line."""
-
-
-def build_model(spec: str | None, on_text=None, tool_mode: str | None = None) -> Model:
-    """A model from its spec. `scripted:FILE` replays a JSON script (a test double for the loop)."""
-    if spec and spec.startswith("scripted:"):
-        from loopwright.models.scripted import load_script
-
-        return load_script(spec.removeprefix("scripted:"))
-    try:
-        from loopwright.models import spec as specs
-    except ImportError:
-        raise UsageError("no model backends are installed; use --model scripted:FILE") from None
-    chosen = spec or specs.default_model_spec(os.environ)
-    return specs.build_model(chosen, on_text=on_text, **({"tool_mode": tool_mode} if tool_mode else {}))
-
-
 @app.callback(invoke_without_command=True)
 def chat(
     ctx: typer.Context,
@@ -83,7 +66,7 @@ def chat(
         return
     from loopwright.ui.chat import start
 
-    root = _repo(repo)
+    root = repo_root(repo)
     settings = _settings(root, model=model, approval_mode=mode, sandbox=sandbox, image=image, network=network, runtime=runtime)
     _warn_if_unisolated(settings.config)
     tool_mode = settings.config.tool_mode
@@ -99,7 +82,7 @@ def show_config(
 
     from loopwright.settings import load, user_config_path
 
-    root = _repo(repo)
+    root = repo_root(repo)
     settings = load(root)
     table = Table("setting", "value", "from", box=None, header_style="bold")
     for key, value, source in settings.rows():
@@ -116,7 +99,7 @@ def init_vscode(
     from loopwright.vscode import VscodeError, write_tasks
 
     try:
-        path, changed = write_tasks(_repo(repo))
+        path, changed = write_tasks(repo_root(repo))
     except VscodeError as exc:
         raise UsageError(str(exc)) from None
     out.print(f"{'updated' if changed else 'already up to date'}: {path}", highlight=False)
@@ -143,7 +126,7 @@ def run(
     diagnostics: Annotated[bool, typer.Option(help="End with one `path:line: severity: message` line per changed file and failing test.")] = False,
 ) -> None:
     """Run one task unattended to completion and print a summary. Settings not given come from `loopwright config`."""
-    root = _repo(repo)
+    root = repo_root(repo)
     for flag, value in (("--max-steps", max_steps), ("--max-tokens", max_tokens), ("--time-limit", time_limit)):
         if value is not None and value <= 0:
             raise UsageError(f"{flag} must be positive")
@@ -233,7 +216,7 @@ def repo_map(
 
     from loopwright.repomap import RepoMapError, render_map
 
-    root = _repo(path)
+    root = repo_root(path)
     with Progress(console=err, transient=True) as bar:
         task = bar.add_task("parsing", total=None)
 
@@ -268,7 +251,7 @@ def sandbox_trust(
     """Accept a git directory that appeared in a folder a sandbox could write, after you checked its config and hooks."""
     from loopwright import gittrust
 
-    dot_git = gittrust.trust(_repo(path))
+    dot_git = gittrust.trust(repo_root(path))
     out.print(f"trusted {escape(str(dot_git))}", highlight=False)
 
 
@@ -309,34 +292,19 @@ def _warn_if_unisolated(config: RunConfig) -> None:
         err.print(f"[yellow]warning:[/] {UNISOLATED_WARNING}", highlight=False)
 
 
-def _repo(path: Path) -> Path:
-    if not path.exists():
-        raise UsageError(f"{path}: no such directory")
-    if not path.is_dir():
-        raise UsageError(f"{path}: not a directory")
-    return path.resolve()
-
-
 def main() -> None:
-    """Entry point: every known failure is one line on stderr and a non-zero exit."""
+    """Entry point: typer reports usage errors (usage, one line, exit 2); every other known failure is one line on
+    stderr and a non-zero exit."""
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
-        code = app(standalone_mode=False)
-        sys.exit(code if isinstance(code, int) else 0)
+        # Standalone: typer shows its own usage errors and ends with their exit codes. It raises them from its own
+        # copy of click from 0.29 on, so they must never be caught here by click's class.
+        app(prog_name="loopwright")
     except (UsageError, ModelError, SandboxError, SettingsError, GitStateError, UntrustedGit, SessionError) as exc:
         _fail(str(exc), 2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        _fail("aborted", 130)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # typer turns one inside a command into exit 130; this covers the moments around it
         _fail("interrupted", 130)
     except Exception as exc:  # noqa: BLE001 - the last line of defence keeps tracebacks away from users
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
         if os.environ.get("LOOPWRIGHT_DEBUG"):
             raise
         _fail(f"internal error: {type(exc).__name__}: {exc} (set LOOPWRIGHT_DEBUG=1 for a traceback)", 70)

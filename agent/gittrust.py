@@ -79,12 +79,6 @@ def locate(root: Path) -> Location | None:
         return _pinned[root]
 
 
-def forget_pins() -> None:
-    """Drop the pinned locations (for a new session in the same process, such as tests)."""
-    with _lock:
-        _pinned.clear()
-
-
 def protected_paths(root: Path) -> list[Path]:
     """The git metadata inside `root` that a sandbox mounting `root` must see read-only."""
     root = root.resolve()

@@ -21,9 +21,8 @@ def private_state(tmp_path_factory, monkeypatch):
     from loopwright import gittrust
 
     monkeypatch.setenv("LOOPWRIGHT_STATE_DIR", str(tmp_path_factory.mktemp("state")))
-    gittrust.forget_pins()
-    yield
-    gittrust.forget_pins()
+    # As in a new process: no repository pinned yet.
+    monkeypatch.setattr(gittrust, "_pinned", {})
 
 
 @pytest.fixture(scope="session")

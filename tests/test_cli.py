@@ -56,6 +56,17 @@ def test_bad_input_is_one_line_and_nonzero(tmp_path, args, message):
     assert len(lines) == 1 and message in lines[0], proc.stderr
 
 
+@pytest.mark.parametrize(
+    "args, complaint",
+    [(["nonexistent"], "No such command 'nonexistent'"), (["run", "--bogus"], "No such option: --bogus"), (["github", "handle-event", "--bogus"], "No such option: --bogus")],
+)
+def test_usage_errors_show_the_usage_and_exit_2(tmp_path, args, complaint):
+    proc = loopwright(*args, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "Usage: loopwright" in proc.stderr and complaint in proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+
+
 def test_failing_run_exits_nonzero(tmp_path):
     repo = buggy_calc_repo(tmp_path / "repo")
     script = write_script(tmp_path / "s.json", WRONG_THEN_RIGHT[:3] + WRONG_THEN_RIGHT[-1:])

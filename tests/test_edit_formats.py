@@ -22,9 +22,11 @@ from loopwright.tools.edit_file import (
 from loopwright.tools.editing import (
     EditRefused,
     Hunk,
+    edit_text,
     search_replace_blocks,
     unified_diff,
 )
+from loopwright.tools.editing.textfile import new_file
 
 
 def test_search_replace_blocks_group_by_file():
@@ -52,9 +54,18 @@ def test_diff_with_wrong_counts_and_line_numbers_is_read():
 
 def test_diff_without_headers_or_numbers_uses_the_given_path():
     [edit] = unified_diff("@@ @@\n a\n-b\n+c\n", default_path="x.txt")
-    assert edit.path == "x.txt" and edit.hunks[0].search == "a\nb\n"
+    assert edit.path == "x.txt" and edit.hunks[0].search == "a\nb\n" and edit.hunks[0].at_line is None
     with pytest.raises(EditRefused, match="no '--- a/path'"):
         unified_diff("@@ @@\n a\n-b\n+c\n")
+
+
+def test_diff_hunks_without_numbers_are_placed_by_their_context_alone():
+    # No invented line 1: the second hunk changes the first one's last context line, which reads as a sequence.
+    diff = "@@ @@\n a = 1\n-b = 2\n+b = 20\n c = 3\n@@ @@\n-c = 3\n+c = 30\n d = 4\n"
+    [edit] = unified_diff(diff, default_path="m.py")
+    assert [hunk.at_line for hunk in edit.hunks] == [None, None]
+    after, _ = edit_text("m.py", new_file("a = 1\nb = 2\nc = 3\nd = 4\n"), edit)
+    assert after.text == "a = 1\nb = 20\nc = 30\nd = 4\n"
 
 
 def test_diff_keeps_markdown_fences_inside_hunks():

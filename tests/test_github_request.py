@@ -126,7 +126,7 @@ def test_settings_merge_defaults_base_config_and_environment():
     ],
 )
 def test_bad_settings_are_one_line_errors(text, env, message):
-    with pytest.raises(settings.SettingsError, match=re.escape(message)) as caught:
+    with pytest.raises(settings.ActionSettingsError, match=re.escape(message)) as caught:
         settings.load(env, text)
     assert "\n" not in str(caught.value)
 

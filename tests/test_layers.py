@@ -157,3 +157,17 @@ def test_the_loop_imports_no_tool_and_no_context_fitting():
     assert {name for name in imported if name.startswith("loopwright.tools.")} <= {"loopwright.tools.base"}
     assert "loopwright.models.context" not in imported
     assert not {"loopwright.session", "loopwright.ui"} & {".".join(name.split(".")[:2]) for name in reachable(graph(), "loopwright.loop")}
+
+
+def test_only_the_entry_point_imports_the_main_cli():
+    # Command groups (github, bench, env, models) are registered by the main CLI; importing it back would be a cycle.
+    importers = {module for module, path in ALL if "loopwright.cli" in imports_of(path) or _imports_cli_module(path)}
+    assert importers == {"loopwright.__main__"}
+
+
+def _imports_cli_module(path: Path) -> bool:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return any(
+        isinstance(node, ast.ImportFrom) and node.module == "loopwright" and any(alias.name == "cli" for alias in node.names)
+        for node in ast.walk(tree)
+    )

@@ -165,22 +165,21 @@ def test_the_loop_executes_a_call_from_the_real_model(llama, tmp_path):
 
 def test_default_local_model_is_started_once_and_reused(llama, tmp_path, monkeypatch):
     # no API keys in env: the default is the installed small model on a llama.cpp server loopwright starts
-    from loopwright.models.serve import answering_models, stop_local_server
+    from loopwright.models.serve import answering_models, recorded_servers, stop_local_servers
     from loopwright.models.spec import default_model_spec
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     env = {"LOOPWRIGHT_LOCAL_PORT": str(_free_port())}
+    port = int(env["LOOPWRIGHT_LOCAL_PORT"])
     try:
         spec = default_model_spec(env)
         base_url = spec.partition("@")[2]
-        pid = (tmp_path / "cache" / "loopwright" / "logs" / f"llama-cpp-{env['LOOPWRIGHT_LOCAL_PORT']}.pid").read_text()
+        [record] = recorded_servers(port)
         assert spec == f"local:{answering_models(base_url)[0]}@{base_url}"
         assert default_model_spec(env) == spec  # answered on the port: reused, not started again
-        assert (
-            tmp_path / "cache" / "loopwright" / "logs" / f"llama-cpp-{env['LOOPWRIGHT_LOCAL_PORT']}.pid"
-        ).read_text() == pid
+        assert recorded_servers(port) == [record]
         reply = build_model(spec, **SETTINGS).complete([Message.user("Say hi.")], [])
         assert reply.message.content.strip()
     finally:
-        assert stop_local_server(int(env["LOOPWRIGHT_LOCAL_PORT"]))
+        assert [stopped.port for stopped in stop_local_servers(port)] == [port]
     assert answering_models(base_url) is None

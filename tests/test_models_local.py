@@ -117,6 +117,15 @@ def test_empty_stream_with_tools_is_asked_again_without_streaming(server, tmp_pa
     assert server.posts()[0].body.get("stream") is True and not server.posts()[1].body.get("stream")
 
 
+def test_a_stream_without_usage_is_estimated_at_the_ratio_the_server_reported(server, tmp_path):
+    # llama.cpp reports usage on some answers and not on streamed ones: the estimate follows its own counts.
+    server.push(Reply(events=openai_chunks(["one"], usage=(10, 1, 0))), Reply(events=openai_chunks(["two"], usage=None)))
+    model = local(server, tmp_path, on_text=lambda text: None)
+    assert model.complete(TASK, []).usage.input_tokens == 10
+    estimated = model.complete(TASK, []).usage
+    assert abs(estimated.input_tokens - 10) <= 1 and estimated.output_tokens == 1  # 17 at the default ratio
+
+
 def test_text_mode_streams_text_but_not_the_call_block(server, tmp_path):
     pieces_in = [
         "I will read ",
@@ -198,7 +207,7 @@ def test_vllm_command_line():
 
 
 def test_tool_mode_from_settings_reaches_the_adapter(server, tmp_path, monkeypatch):
-    from loopwright.cli import build_model as cli_build_model
+    from loopwright.commandline import build_model as cli_build_model
     from loopwright.settings import load
 
     monkeypatch.setenv("LOOPWRIGHT_TOOL_MODE", "text")

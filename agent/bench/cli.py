@@ -22,6 +22,7 @@ from loopwright.bench.results import ORACLE, PREDICTIONS_FILE, ResultStore, Task
 from loopwright.bench.runner import BenchOptions
 from loopwright.bench.suite import pending, run_tasks
 from loopwright.bench.tasks import Task, TaskFileError, load_tasks, select
+from loopwright.commandline import UsageError, build_model
 from loopwright.config import RunConfig
 from loopwright.model import Model
 from loopwright.ui.terminal import TerminalConsole
@@ -57,8 +58,6 @@ def bench_command(
     """Run SWE-bench-format tasks: tests before and after a fix, in loopwright's sandbox, with a report of what
     resolved and the cause of every miss. Settings come from these options only (no config files), so a
     result depends on the command line alone. Resumable: tasks already in OUT/results.jsonl are skipped."""
-    from loopwright.cli import UsageError
-
     try:
         _check(oracle, model, workers, pass_sample, test_timeout, repos)
         if blobs is not None and not blobs.is_dir():
@@ -109,8 +108,6 @@ def _model_factory(spec: str | None) -> tuple[Callable[[], Model] | None, str]:
     rather than one error per task."""
     if spec is None:
         return None, ORACLE
-    from loopwright.cli import build_model
-
     name = build_model(spec).name
     return (lambda: build_model(spec)), name
 

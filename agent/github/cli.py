@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from loopwright.commandline import UsageError, build_model
 from loopwright.visible import visible
 
 app = typer.Typer(help="Run loopwright from GitHub events (the GitHub Action's entry point).", no_args_is_help=True)
@@ -20,10 +21,9 @@ def handle_event(
     trajectory_dir: Annotated[Optional[Path], typer.Option(help="Write the run's trajectory here (default: $LOOPWRIGHT_GITHUB_TRAJECTORY_DIR; none).")] = None,
 ) -> None:
     """Handle one pull-request comment: check who asked, run the agent in the sandbox, push one commit, reply."""
-    from loopwright.cli import UsageError, build_model
     from loopwright.github.event import EventError, read_event
     from loopwright.github.handler import handle
-    from loopwright.github.settings import SettingsError
+    from loopwright.github.settings import ActionSettingsError
 
     path = event_path or _env_path("GITHUB_EVENT_PATH")
     name = event_name or os.environ.get("GITHUB_EVENT_NAME", "")
@@ -35,7 +35,7 @@ def handle_event(
     try:
         payload = read_event(path)
         outcome = handle(name, payload, os.environ, build_model, trajectory_dir=records)
-    except (EventError, SettingsError) as exc:
+    except (EventError, ActionSettingsError) as exc:
         raise UsageError(str(exc)) from None
     # One line, shown as text: the job log renders escape sequences and obeys `::` workflow commands.
     typer.echo(visible(f"loopwright: {outcome.status}: {' '.join(outcome.message.split())}"))

@@ -23,7 +23,7 @@ from loopwright.github.redact import Redactor, secret_values
 from loopwright.github.rest import GitHub, GitHubError, PullRequest
 from loopwright.github.runner import RunOutcome, run_agent
 from loopwright.github.sanitize import request_after_trigger
-from loopwright.github.settings import CONFIG_FILE, INSTRUCTIONS_FILE, ActionSettings, SettingsError
+from loopwright.github.settings import CONFIG_FILE, INSTRUCTIONS_FILE, ActionSettings, ActionSettingsError
 from loopwright.model import Model
 
 
@@ -171,7 +171,7 @@ def _fail(ctx: Context, reason: str) -> Outcome:
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, KeyboardInterrupt):
         return "the run was interrupted (time limit or cancelled workflow)"
-    if isinstance(exc, (GitOpsError, GitHubError, SettingsError, RunFailure)):
+    if isinstance(exc, (GitOpsError, GitHubError, ActionSettingsError, RunFailure)):
         return str(exc)
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -22,8 +22,8 @@ REPLY_MARKER = "<!-- loopwright:reply -->"
 ASSOCIATIONS = ("OWNER", "MEMBER", "COLLABORATOR", "CONTRIBUTOR", "FIRST_TIME_CONTRIBUTOR", "FIRST_TIMER", "MANNEQUIN", "NONE")
 
 
-class SettingsError(Exception):
-    """The trusted configuration is invalid; the message is one line."""
+class ActionSettingsError(Exception):
+    """The trusted configuration of the GitHub Action is invalid; the message is one line."""
 
 
 def _default(name: str) -> Any:
@@ -168,7 +168,7 @@ def from_config_file(text: str | None) -> dict[str, Any]:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"{CONFIG_FILE} on the base branch is not valid TOML: {exc}") from None
+        raise ActionSettingsError(f"{CONFIG_FILE} on the base branch is not valid TOML: {exc}") from None
     values: dict[str, Any] = {}
     for dotted, field in FILE_KEYS.items():
         section, _, key = dotted.rpartition(".")
@@ -177,13 +177,13 @@ def from_config_file(text: str | None) -> dict[str, Any]:
             values[field] = table[key]
     github = raw.get("github", {})
     if not isinstance(github, dict):
-        raise SettingsError(f"{CONFIG_FILE} on the base branch: [github] must be a table")
+        raise ActionSettingsError(f"{CONFIG_FILE} on the base branch: [github] must be a table")
     fixed = [key for key in WORKFLOW_ONLY if key in github]
     if fixed:
-        raise SettingsError(f"{CONFIG_FILE}: github.{', github.'.join(fixed)} can only be set in the workflow (action inputs)")
+        raise ActionSettingsError(f"{CONFIG_FILE}: github.{', github.'.join(fixed)} can only be set in the workflow (action inputs)")
     unknown = [key for key in github if key not in GITHUB_KEYS]
     if unknown:
-        raise SettingsError(f"{CONFIG_FILE}: unknown setting github.{unknown[0]}; known: {', '.join(GITHUB_KEYS)}")
+        raise ActionSettingsError(f"{CONFIG_FILE}: unknown setting github.{unknown[0]}; known: {', '.join(GITHUB_KEYS)}")
     return {**values, **github}
 
 
@@ -194,4 +194,4 @@ def load(env: Mapping[str, str], config_text: str | None = None) -> ActionSettin
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(map(str, first["loc"])) or "settings"
-        raise SettingsError(f"invalid loopwright setting {where}: {first['msg']}") from None
+        raise ActionSettingsError(f"invalid loopwright setting {where}: {first['msg']}") from None

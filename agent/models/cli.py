@@ -19,6 +19,7 @@ from loopwright.models.serve import (
     base_url_for,
     start_llama_cpp,
     start_server,
+    stop_local_servers,
     vllm_command,
 )
 from loopwright.models.local import served_models
@@ -46,7 +47,9 @@ def serve_command(
         str | None, typer.Option(help="GGUF path or installed model (llama-cpp); model id or path (vllm).")
     ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = DEFAULT_HOST,
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = DEFAULT_PORT,
+    port: Annotated[
+        int | None, typer.Option(help=f"Port to listen on (default {DEFAULT_PORT}); with --stop, the one port to stop.")
+    ] = None,
     n_ctx: Annotated[int, typer.Option(help="llama-cpp: context window in tokens.")] = 8192,
     n_gpu_layers: Annotated[int, typer.Option(help="llama-cpp: layers on the GPU (-1: all).")] = 0,
     tensor_parallel_size: Annotated[int, typer.Option(help="vllm: GPUs to split the model over.")] = 1,
@@ -56,14 +59,27 @@ def serve_command(
     max_model_len: Annotated[int | None, typer.Option(help="vllm: context window in tokens.")] = None,
     served_name: Annotated[str | None, typer.Option(help="vllm: the name clients use for the model.")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the server to answer.")] = 900.0,
+    stop: Annotated[
+        bool,
+        typer.Option(
+            "--stop",
+            help="Stop the llama.cpp servers loopwright left running instead of starting one.",
+        ),
+    ] = False,
 ) -> None:
-    """Start a local OpenAI-compatible server, wait until it answers, print the model spec, and serve until Ctrl-C."""
+    """Start a local OpenAI-compatible server, wait until it answers, print the model spec, and serve until Ctrl-C.
+
+    With --stop: stop the llama.cpp servers loopwright started for the default model and left running.
+    """
+    if stop:
+        _stop(port)
+        return
     try:
         server = _start(
             engine,
             model,
             host,
-            port,
+            DEFAULT_PORT if port is None else port,
             n_ctx,
             n_gpu_layers,
             tensor_parallel_size,
@@ -83,6 +99,15 @@ def serve_command(
             typer.echo("stopping the server")
     if server.process.returncode not in (0, None, -2, -15):
         raise _fail(ModelError(f"the server exited with code {server.process.returncode} (log: {server.log_path})"))
+
+
+def _stop(port: int | None) -> None:
+    stopped = stop_local_servers(port)
+    for record in stopped:
+        typer.echo(f"stopped the llama.cpp server on port {record.port} (pid {record.pid})")
+    if not stopped:
+        where = f" on port {port}" if port is not None else ""
+        typer.echo(f"no server started by loopwright is running{where}")
 
 
 def _start(

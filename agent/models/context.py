@@ -38,10 +38,12 @@ def context_window(model_name: str) -> int:
 
 
 class TokenCounter:
-    """Estimates tokens from characters, corrected by what the server actually counted.
+    """Estimates tokens from characters, at a ratio learned from what a server actually counted.
 
-    A tokenizer per provider would be exact but is not available for every local model; the ratio learned from the
-    usage of each answer keeps the estimate within a few percent after the first step.
+    A tokenizer per provider would be exact but is not available for every local model. `observe` takes a server's
+    count of a prompt it was sent; after one such answer, estimates of prompts like it are within a few percent (the
+    Chat Completions adapter estimates this way for servers that stream without usage). Until then it assumes
+    `chars_per_token`.
     """
 
     def __init__(self, chars_per_token: float = 3.5) -> None:

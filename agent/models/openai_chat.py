@@ -98,6 +98,8 @@ class ChatCompletionsModel:
         self._sleep = sleep
         self._on_tool_mode = on_tool_mode
         self._stream_with_tools = True
+        self._counter = TokenCounter()
+        """Learns the server's characters per token from the answers that report usage."""
         self._ids = itertools.count(1)
         self._answered = False
         # Our retry loop owns backoff and Retry-After; the SDK's own retries would multiply the waits.
@@ -161,16 +163,20 @@ class ChatCompletionsModel:
                 reply = self._request(payload, stream=False, filter_calls=False)
                 if reply.content and self.on_text is not None:
                     self.on_text(reply.content)
-            if stream and reply.usage == Usage():
-                reply.usage = self._estimated_usage(payload, reply)
+            prompt, prompt_tools = _prompt_of(payload), tools if mode == "native" else ()
+            if reply.usage.input_tokens > 0:
+                self._counter.observe(prompt, prompt_tools, reply.usage.input_tokens)
+            elif stream and reply.usage == Usage():
+                reply.usage = self._estimated_usage(prompt, prompt_tools, reply)
             return self._response(reply, tools, mode)
         except MALFORMED_ERRORS as error:
             raise malformed_answer_error(self.name, self.base_url, error) from None
 
-    def _estimated_usage(self, payload: dict[str, Any], reply: _Reply) -> Usage:
+    def _estimated_usage(self, messages: Sequence[Message], tools: Sequence[ToolSpec], reply: _Reply) -> Usage:
         """For servers that stream without usage (llama.cpp ignores include_usage): one token per chunk out, and
-        the prompt estimated from its characters, so limits and the run summary still see the session's size."""
-        prompt = TokenCounter().count([Message(role=m["role"], content=m["content"]) for m in payload["messages"]])
+        the prompt estimated from its characters (at the ratio learned from the answers that did report usage),
+        so limits and the run summary still see the session's size."""
+        prompt = self._counter.count(messages, tools)
         cost = self.prices.cost(self.provider, self.model, input_tokens=prompt, output_tokens=reply.pieces)
         return Usage(input_tokens=prompt, output_tokens=reply.pieces, cost_usd=cost)
 
@@ -362,3 +368,18 @@ def require_key(value: str | None, variable: str, provider: str) -> str:
     if not value:
         raise ModelError(f"{provider}: no API key: set {variable} or pass api_key")
     return value
+
+
+def _prompt_of(payload: dict[str, Any]) -> list[Message]:
+    """The request's messages as the server sees them (text protocol included), for counting their characters."""
+    return [
+        Message(
+            role=m["role"],
+            content=m.get("content") or "",
+            tool_calls=tuple(
+                ToolCall(id=c["id"], name=c["function"]["name"], arguments=c["function"]["arguments"])
+                for c in m.get("tool_calls") or ()
+            ),
+        )
+        for m in payload["messages"]
+    ]

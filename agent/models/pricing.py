@@ -1,13 +1,9 @@
-"""What tokens cost, per model; a table the user can extend or override."""
+"""What tokens cost, per model."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-
-from loopwright.model import ModelError
 
 
 @dataclass(frozen=True)
@@ -22,7 +18,7 @@ class Price:
     """Prompt tokens written to the cache (Anthropic); None: billed as input."""
 
 
-# Public list prices per million tokens; a config file can override any of them.
+# Public list prices per million tokens.
 DEFAULT_PRICES: dict[str, Price] = {
     "openai:gpt-5": Price(1.25, 10.0, cached_input=0.125),
     "openai:gpt-5-mini": Price(0.25, 2.0, cached_input=0.025),
@@ -43,9 +39,6 @@ class PriceTable:
 
     def __init__(self, prices: Mapping[str, Price] | None = None) -> None:
         self._prices = dict(DEFAULT_PRICES if prices is None else prices)
-
-    def with_overrides(self, overrides: Mapping[str, Price]) -> PriceTable:
-        return PriceTable({**self._prices, **overrides})
 
     def lookup(self, provider: str, model: str) -> Price | None:
         if provider == "local":
@@ -82,11 +75,3 @@ class PriceTable:
         )
         return total / 1_000_000
 
-
-def load_price_file(path: Path) -> dict[str, Price]:
-    """Read overrides from JSON: {"openai:gpt-5": {"input": 1.25, "output": 10, "cached_input": 0.125}, ...}."""
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        return {str(key): Price(**value) for key, value in raw.items()}
-    except (OSError, ValueError, TypeError, AttributeError) as error:
-        raise ModelError(f"cannot read price table {path}: {error}") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import httpx
@@ -187,7 +188,8 @@ def start_llama_cpp(
 def ensure_local_server(
     model: str | Path | None = None, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, timeout: float = 120.0
 ) -> str:
-    """Reuse the server answering on `port`, or start llama.cpp there and leave it running for later sessions.
+    """Reuse the server answering on `port`, or start llama.cpp there and leave it running for later sessions
+    (recorded, so that `loopwright serve --stop` can stop it).
 
     Returns the base URL; `answering_models(base_url)` names the model it serves.
     """
@@ -199,32 +201,100 @@ def ensure_local_server(
             return base_url
         raise ModelError(f"port {port} is taken by a server with {', '.join(offered)}; choose another port")
     server = start_llama_cpp(model, host=host, port=port, timeout=timeout, detach=True)
-    _pid_file(port).write_text(str(server.process.pid), encoding="utf-8")
+    started = process_start_time(server.process.pid)
+    if started is not None:
+        record = ServerRecord(pid=server.process.pid, started=started, port=port)
+        _record_path(port).write_text(json.dumps(asdict(record)), encoding="utf-8")
     return server.base_url
 
 
-def _pid_file(port: int) -> Path:
-    return cache_dir().parent / "logs" / f"llama-cpp-{port}.pid"
+@dataclass(frozen=True)
+class ServerRecord:
+    """A llama.cpp server `ensure_local_server` left running: enough to stop that process and never another."""
+
+    pid: int
+    started: str
+    """The process's start time as the system reports it: a pid reused by another process has another."""
+    port: int
 
 
-def stop_local_server(port: int = DEFAULT_PORT) -> bool:
-    """Stop a server that `ensure_local_server` left running on `port`; False when there was none."""
-    path = _pid_file(port)
+def process_start_time(pid: int) -> str | None:
+    """When process `pid` started, as an opaque string; None when there is no such live process (or a zombie)."""
     try:
-        pid = int(path.read_text(encoding="utf-8").strip())
-    except (OSError, ValueError):
-        return False
-    path.unlink(missing_ok=True)
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except FileNotFoundError:
+        return None if Path("/proc/self/stat").exists() else _ps_start_time(pid)
+    except OSError:
+        return None
+    # The command name, in parentheses, may hold spaces; the state is field 3, the start time field 22.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return None if fields[0] in ("Z", "X") else fields[19]
+
+
+def _ps_start_time(pid: int) -> str | None:
+    # No /proc (macOS): ps gives the start time to the second.
     try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return False
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+        shown = subprocess.run(["ps", "-o", "stat=,lstart=", "-p", str(pid)], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    state, _, started = shown.stdout.strip().partition(" ")
+    return None if shown.returncode != 0 or not started or state.startswith("Z") else started.strip()
+
+
+def _servers_dir() -> Path:
+    from loopwright import statedir
+
+    folder = statedir.base() / "servers"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
+def _record_path(port: int) -> Path:
+    return _servers_dir() / f"llama-cpp-{port}.json"
+
+
+def recorded_servers(port: int | None = None) -> list[ServerRecord]:
+    """The servers loopwright left running (on `port`, or on any port) that are still the processes it started.
+
+    Records of servers that have gone, or whose pid now belongs to another process, are removed.
+    """
+    paths = [_record_path(port)] if port is not None else sorted(_servers_dir().glob("llama-cpp-*.json"))
+    running = []
+    for path in paths:
         try:
-            os.kill(pid, 0)
+            record = ServerRecord(**json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError, TypeError):
+            record = None
+        if record is not None and process_start_time(record.pid) == record.started:
+            running.append(record)
+        else:
+            path.unlink(missing_ok=True)
+    return running
+
+
+def stop_local_servers(port: int | None = None, timeout: float = 10.0) -> list[ServerRecord]:
+    """Stop the servers `ensure_local_server` left running (on `port`, or all); returns those it stopped."""
+    stopped = []
+    for record in recorded_servers(port):
+        _terminate(record, timeout)
+        _record_path(record.port).unlink(missing_ok=True)
+        stopped.append(record)
+    return stopped
+
+
+def _terminate(record: ServerRecord, timeout: float) -> None:
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        # Checked again before each signal: the pid is only ever signalled while it is still our server.
+        if process_start_time(record.pid) != record.started:
+            return
+        try:
+            os.kill(record.pid, signum)
         except ProcessLookupError:
-            return True
-        time.sleep(0.1)
-    os.kill(pid, signal.SIGKILL)
-    return True
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process_start_time(record.pid) != record.started:
+                return
+            time.sleep(0.1)

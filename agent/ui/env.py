@@ -10,9 +10,13 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from loopwright.commandline import UsageError, repo_root
 from loopwright.config import RunConfig
+from loopwright.ui.terminal import TerminalConsole
 
 app = typer.Typer(help="The project's test environment: what it holds and why, built, checked, or entered.", no_args_is_help=True)
+out = TerminalConsole()
+err = TerminalConsole(stderr=True)
 
 Repo = Annotated[Path, typer.Option(help="Repository whose environment it is.")]
 Python = Annotated[str | None, typer.Option(help="Python version to use (e.g. 3.9) instead of the one the project asks for.")]
@@ -71,43 +75,37 @@ def shell(repo: Repo = Path("."), python: Python = None, image: Image = None) ->
     """An interactive shell inside the environment, as the agent has it: network off, the repository at /workspace."""
     import shutil
 
-    from loopwright import cli
-
     root, config = _config(repo, python, image)
     if config.sandbox.kind != "docker":
-        raise cli.UsageError("env shell needs the Docker sandbox (sandbox.kind = docker)")
+        raise UsageError("env shell needs the Docker sandbox (sandbox.kind = docker)")
     docker = shutil.which("docker")
     if docker is None:
-        raise cli.UsageError("env shell needs the docker command-line client on PATH")
+        raise UsageError("env shell needs the docker command-line client on PATH")
     with _sandbox(root, config, False) as box:
         flags = ["-it"] if sys.stdin.isatty() else ["-i"]
-        cli.err.print(f"[dim]shell in {escape(box.setup_report.image if box.setup_report else config.sandbox.image)}; exit to leave[/]", highlight=False)
+        err.print(f"[dim]shell in {escape(box.setup_report.image if box.setup_report else config.sandbox.image)}; exit to leave[/]", highlight=False)
         done = subprocess.run([docker, "exec", *flags, "-w", box.workdir, box.container_id, "bash", "-l"], check=False)
     raise typer.Exit(done.returncode)
 
 
 def _config(repo: Path, python: str | None, image: str | None, test_cmd: str | None = None) -> tuple[Path, RunConfig]:
-    from loopwright import cli
     from loopwright.settings import load
 
-    root = cli._repo(repo)
+    root = repo_root(repo)
     given = {"sandbox.python": (python, "--python"), "sandbox.image": (image, "--image"), "test_command": (test_cmd, "--test-cmd")}
     return root, load(root, {key: value for key, value in given.items() if value[0] is not None}).config
 
 
 def _sandbox(root: Path, config: RunConfig, fresh: bool):
     """The session's own sandbox (git metadata read-only, network off), with its setup phase done."""
-    from loopwright import cli
     from loopwright.session import open_sandbox
 
     if config.sandbox.kind != "docker":
-        raise cli.UsageError("the environment lives in the Docker sandbox; set sandbox.kind = docker")
+        raise UsageError("the environment lives in the Docker sandbox; set sandbox.kind = docker")
     settings = config.sandbox.model_copy(update={"network": False})
-    return open_sandbox(settings, root, lambda line: cli.err.print(f"[dim]{escape(line)}[/]", highlight=False), fresh_environment=fresh)
+    return open_sandbox(settings, root, lambda line: err.print(f"[dim]{escape(line)}[/]", highlight=False), fresh_environment=fresh)
 
 
 def _print(lines: list[str]) -> None:
-    from loopwright import cli
-
     for line in lines:
-        cli.out.print(escape(line), highlight=False, soft_wrap=True)
+        out.print(escape(line), highlight=False, soft_wrap=True)

@@ -163,10 +163,7 @@ def _hunk_text(header: str, body: list[str]) -> list[str]:
     source = sum(1 for line in fixed if line[0] in " -")
     target = sum(1 for line in fixed if line[0] in " +")
     match = _HUNK_HEADER.match(header)
+    # A bare `@@ @@` keeps 0 (read back as no line number), so its context alone says where it goes.
     old_start = int(match.group(1)) if match and match.group(1) else 0
     new_start = int(match.group(3)) if match and match.group(3) else old_start
-    if source and not old_start:
-        old_start = 1
-    if target and not new_start:
-        new_start = 1
     return [f"@@ -{old_start},{source} +{new_start},{target} @@", *fixed]
