@@ -6,7 +6,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -53,12 +53,12 @@ err = TerminalConsole(stderr=True)
 def chat(
     ctx: typer.Context,
     repo: Annotated[Path, typer.Option(help="Repository to work in.")] = Path("."),
-    model: Annotated[Optional[str], typer.Option(help="Model spec, e.g. openai:gpt-5, anthropic:claude-sonnet-4-5, local:NAME@URL.")] = None,
-    mode: Annotated[Optional[str], typer.Option(help="Approval mode: suggest, auto-edit or full-auto.")] = None,
-    sandbox: Annotated[Optional[str], typer.Option(help="docker (isolated) or local (no isolation).")] = None,
-    image: Annotated[Optional[str], typer.Option(help="Sandbox image.")] = None,
-    network: Annotated[Optional[bool], typer.Option("--network/--no-network", help="Let sandboxed commands reach the network.")] = None,
-    runtime: Annotated[Optional[str], typer.Option(help="Container runtime: runc, runsc (gVisor, a stronger wall) or auto.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model spec, e.g. openai:gpt-5, anthropic:claude-sonnet-4-5, local:NAME@URL.")] = None,
+    mode: Annotated[str | None, typer.Option(help="Approval mode: suggest, auto-edit or full-auto.")] = None,
+    sandbox: Annotated[str | None, typer.Option(help="docker (isolated) or local (no isolation).")] = None,
+    image: Annotated[str | None, typer.Option(help="Sandbox image.")] = None,
+    network: Annotated[bool | None, typer.Option("--network/--no-network", help="Let sandboxed commands reach the network.")] = None,
+    runtime: Annotated[str | None, typer.Option(help="Container runtime: runc, runsc (gVisor, a stronger wall) or auto.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the last session of this repository from its trajectory.")] = False,
 ) -> None:
     """With no command: an interactive session in the repository (type /help inside)."""
@@ -109,20 +109,20 @@ def init_vscode(
 def run(
     task: Annotated[str, typer.Argument(help="What the agent should do, in plain words.")],
     repo: Annotated[Path, typer.Option(help="Repository to work in.")] = Path("."),
-    model: Annotated[Optional[str], typer.Option(help="Model spec, e.g. openai:gpt-5, anthropic:claude-sonnet-4-5, local:NAME@URL.")] = None,
-    max_steps: Annotated[Optional[int], typer.Option(help="Stop after this many model turns.")] = None,
-    max_tokens: Annotated[Optional[int], typer.Option(help="Stop after this many tokens in and out.")] = None,
-    time_limit: Annotated[Optional[float], typer.Option(help="Stop after this many seconds.")] = None,
-    test_cmd: Annotated[Optional[str], typer.Option(help="Command that runs the tests (default: detected).")] = None,
-    sandbox: Annotated[Optional[str], typer.Option(help="docker (isolated) or local (no isolation).")] = None,
-    image: Annotated[Optional[str], typer.Option(help="Sandbox image.")] = None,
-    network: Annotated[Optional[bool], typer.Option("--network/--no-network", help="Let sandboxed commands reach the network.")] = None,
-    runtime: Annotated[Optional[str], typer.Option(help="Container runtime: runc, runsc (gVisor, a stronger wall) or auto.")] = None,
-    python: Annotated[Optional[str], typer.Option(help="Python version the tests run on (e.g. 3.9; default: what the project asks for).")] = None,
+    model: Annotated[str | None, typer.Option(help="Model spec, e.g. openai:gpt-5, anthropic:claude-sonnet-4-5, local:NAME@URL.")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after this many model turns.")] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="Stop after this many tokens in and out.")] = None,
+    time_limit: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+    test_cmd: Annotated[str | None, typer.Option(help="Command that runs the tests (default: detected).")] = None,
+    sandbox: Annotated[str | None, typer.Option(help="docker (isolated) or local (no isolation).")] = None,
+    image: Annotated[str | None, typer.Option(help="Sandbox image.")] = None,
+    network: Annotated[bool | None, typer.Option("--network/--no-network", help="Let sandboxed commands reach the network.")] = None,
+    runtime: Annotated[str | None, typer.Option(help="Container runtime: runc, runsc (gVisor, a stronger wall) or auto.")] = None,
+    python: Annotated[str | None, typer.Option(help="Python version the tests run on (e.g. 3.9; default: what the project asks for).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")] = False,
-    file: Annotated[Optional[str], typer.Option(help="The file the task is about (e.g. the editor's current file).")] = None,
-    line: Annotated[Optional[int], typer.Option(help="The line of --file the task is about.")] = None,
-    selection: Annotated[Optional[str], typer.Option(help="Text selected in --file.")] = None,
+    file: Annotated[str | None, typer.Option(help="The file the task is about (e.g. the editor's current file).")] = None,
+    line: Annotated[int | None, typer.Option(help="The line of --file the task is about.")] = None,
+    selection: Annotated[str | None, typer.Option(help="Text selected in --file.")] = None,
     diagnostics: Annotated[bool, typer.Option(help="End with one `path:line: severity: message` line per changed file and failing test.")] = False,
 ) -> None:
     """Run one task unattended to completion and print a summary. Settings not given come from `loopwright config`."""
@@ -159,8 +159,8 @@ def _run_and_report(task: str, root: Path, config: RunConfig, quiet: bool, diagn
 
 @app.command()
 def demo(
-    path: Annotated[Optional[Path], typer.Option(help="Where to create the demo repository (default: a new temporary folder).")] = None,
-    model: Annotated[Optional[str], typer.Option(help="Model spec (default: an API model when a key is set, else the local model).")] = None,
+    path: Annotated[Path | None, typer.Option(help="Where to create the demo repository (default: a new temporary folder).")] = None,
+    model: Annotated[str | None, typer.Option(help="Model spec (default: an API model when a key is set, else the local model).")] = None,
     sandbox: Annotated[str, typer.Option(help="docker (isolated) or local (no isolation).")] = "docker",
     max_steps: Annotated[int, typer.Option(help="Stop after this many model turns.")] = 20,
 ) -> None:
@@ -233,9 +233,9 @@ def repo_map(
 
 @sandbox_app.command("build")
 def sandbox_build(
-    tag: Annotated[Optional[str], typer.Option(help="Image tag to create (default: loopwright-sandbox:latest for bookworm, else loopwright-sandbox:pyX.Y).")] = None,
+    tag: Annotated[str | None, typer.Option(help="Image tag to create (default: loopwright-sandbox:latest for bookworm, else loopwright-sandbox:pyX.Y).")] = None,
     release: Annotated[str, typer.Option(help="Debian release, which gives the Python: bullseye (3.9), bookworm (3.11) or trixie (3.13).")] = "bookworm",
-    mirror: Annotated[Optional[str], typer.Option(help="Debian mirror URL (default: read from this machine's apt sources).")] = None,
+    mirror: Annotated[str | None, typer.Option(help="Debian mirror URL (default: read from this machine's apt sources).")] = None,
 ) -> None:
     """Build a sandbox image offline (no registry): Debian, Python, pytest and git; also tagged by its Python."""
     from loopwright.sandboxes.image import build_image, default_tag
@@ -304,7 +304,7 @@ def main() -> None:
         _fail(str(exc), 2)
     except KeyboardInterrupt:  # typer turns one inside a command into exit 130; this covers the moments around it
         _fail("interrupted", 130)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence keeps tracebacks away from users
+    except Exception as exc:
         if os.environ.get("LOOPWRIGHT_DEBUG"):
             raise
         _fail(f"internal error: {type(exc).__name__}: {exc} (set LOOPWRIGHT_DEBUG=1 for a traceback)", 70)

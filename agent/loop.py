@@ -23,8 +23,7 @@ from loopwright.ending import Answered, Interrupted, LimitsExceeded, ModelFailed
 from loopwright.hooks import Deny, Hooks
 from loopwright.config import Limits
 from loopwright.messages import Message, ModelResponse, ToolCall, ToolSpec, Usage
-from loopwright.model import Model, ModelError
-from loopwright.models.retry import one_line
+from loopwright.model import Model, ModelError, one_line
 from loopwright.prompting import render
 from loopwright.sandboxes.base import SandboxError
 from loopwright.seams import ContextFitter, FinalTests

@@ -22,3 +22,9 @@ class Model(Protocol):
 
 class ModelError(Exception):
     """A backend failed for good (after its retries); the message is one line for the user."""
+
+
+def one_line(text: object, limit: int = 300) -> str:
+    """`text` on one line, cut at `limit` characters: how a model's failure is told."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[:limit] + "..."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -16,9 +16,9 @@ app = typer.Typer(help="Run loopwright from GitHub events (the GitHub Action's e
 
 @app.command("handle-event")
 def handle_event(
-    event_path: Annotated[Optional[Path], typer.Option(help="Webhook payload file (default: $GITHUB_EVENT_PATH).")] = None,
-    event_name: Annotated[Optional[str], typer.Option(help="Event name, e.g. issue_comment (default: $GITHUB_EVENT_NAME).")] = None,
-    trajectory_dir: Annotated[Optional[Path], typer.Option(help="Write the run's trajectory here (default: $LOOPWRIGHT_GITHUB_TRAJECTORY_DIR; none).")] = None,
+    event_path: Annotated[Path | None, typer.Option(help="Webhook payload file (default: $GITHUB_EVENT_PATH).")] = None,
+    event_name: Annotated[str | None, typer.Option(help="Event name, e.g. issue_comment (default: $GITHUB_EVENT_NAME).")] = None,
+    trajectory_dir: Annotated[Path | None, typer.Option(help="Write the run's trajectory here (default: $LOOPWRIGHT_GITHUB_TRAJECTORY_DIR; none).")] = None,
 ) -> None:
     """Handle one pull-request comment: check who asked, run the agent in the sandbox, push one commit, reply."""
     from loopwright.github.event import EventError, read_event

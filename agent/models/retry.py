@@ -11,7 +11,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 from loopwright.deadline import current
-from loopwright.model import ModelError
+from loopwright.model import ModelError, one_line
 from loopwright.models.httpguard import TIMEOUT_ERRORS
 
 T = TypeVar("T")
@@ -40,11 +40,6 @@ class RetryPolicy:
         if retry_after is None:
             return jittered
         return max(retry_after, 0.0) + jittered * 0.1
-
-
-def one_line(text: object, limit: int = 300) -> str:
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[:limit] + "..."
 
 
 class StatusError(ModelError):
