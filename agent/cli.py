@@ -15,7 +15,7 @@ from loopwright.commandline import UsageError, build_model, repo_root
 from loopwright.config import RunConfig
 from loopwright.gitstate import GitStateError
 from loopwright.gittrust import UntrustedGit
-from loopwright.model import ModelError
+from loopwright.model import Model, ModelError, TextHook
 from loopwright.sandboxes.base import SandboxError
 from loopwright.settings import SettingsError
 from loopwright.ui.chat import SessionError
@@ -70,7 +70,10 @@ def chat(
     settings = _settings(root, model=model, approval_mode=mode, sandbox=sandbox, image=image, network=network, runtime=runtime)
     _warn_if_unisolated(settings.config)
     tool_mode = settings.config.tool_mode
-    start(root, settings, lambda spec, on_text=None: build_model(spec, on_text, tool_mode), out, resume=resume)
+    def make_model(spec: str | None, on_text: TextHook | None = None) -> Model:
+        return build_model(spec, on_text, tool_mode)
+
+    start(root, settings, make_model, out, resume=resume)
 
 
 @app.command("config")

@@ -23,7 +23,9 @@ def build_model(spec: str | None, on_text: TextHook | None = None, tool_mode: st
     from loopwright.models import spec as specs
 
     chosen = spec or specs.default_model_spec(os.environ)
-    return specs.build_model(chosen, on_text=on_text, **({"tool_mode": tool_mode} if tool_mode else {}))
+    if tool_mode:
+        return specs.build_model(chosen, on_text=on_text, tool_mode=tool_mode)
+    return specs.build_model(chosen, on_text=on_text)
 
 
 def repo_root(path: Path) -> Path:

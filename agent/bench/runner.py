@@ -140,12 +140,12 @@ def _in_workspace(task: Task, workspace: Workspace, options: BenchOptions, resul
         result.env_ok, result.env_failures = False, [str(failed)]
         result.cause = f"setup: {_first_line(str(failed))}"
         return
-    with box:
+    with box as opened:
         result.timing.setup_s = _since(started)
-        env = environment_of(box)
+        env = environment_of(opened)
         result.env_ok, result.env_failures, result.setup_cached = env.ok, list(env.failures), env.cached
         log.section("environment", "\n".join([f"ok={env.ok} cached={env.cached}", *env.details, *env.failures]))
-        _test_and_fix(task, workspace, box, env, options, result, log)
+        _test_and_fix(task, workspace, opened, env, options, result, log)
 
 
 def _test_and_fix(task: Task, workspace: Workspace, box: Sandbox, env: Environment, options: BenchOptions, result: TaskResult, log: TaskLog) -> None:

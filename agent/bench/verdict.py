@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from loopwright.bench.environment import Environment
 from loopwright.bench.fixes import Fix
@@ -20,7 +21,7 @@ MESSAGE_CHARS = 200
 
 @dataclass(frozen=True)
 class Verdict:
-    status: str
+    status: Literal["resolved", "unresolved", "error"]
     """resolved or unresolved."""
     cause: str = ""
     false_pass: bool = False

@@ -9,16 +9,16 @@ from __future__ import annotations
 import signal
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from loopwright import gitstate, statedir
 from loopwright.hooks import Hooks
 from loopwright.loop import Agent
 from loopwright.messages import Message, ToolCall, Usage
-from loopwright.model import Model
+from loopwright.model import Model, TextHook
 from loopwright.session import build_session, chosen_test_command, session_tools
 from loopwright.settings import Settings
 from loopwright.tools.base import Tool, ToolOutput
@@ -43,7 +43,7 @@ class LineReader:
     """
 
     def __init__(self, history: Path) -> None:
-        self.session = None
+        self.session: Any = None
         if sys.stdin.isatty() and sys.stdout.isatty():
             from prompt_toolkit import PromptSession
             from prompt_toolkit.history import FileHistory
@@ -175,7 +175,13 @@ class Chat:
             self.console.print(f"[dim]saved step {self.agent.steps} ({escape(', '.join(change.paths))}) - /undo reverts it[/]", highlight=False)
 
 
-def start(root: Path, settings: Settings, make_model: Callable[[str | None], Model], console: Console, resume: bool = False) -> None:
+class ModelMaker(Protocol):
+    """A model from its spec (None: the configured one), streaming its text to `on_text`."""
+
+    def __call__(self, spec: str | None, on_text: TextHook | None = None) -> Model: ...
+
+
+def start(root: Path, settings: Settings, make_model: ModelMaker, console: Console, resume: bool = False) -> None:
     """Open the sandbox and run the interactive session until the person leaves."""
     config = settings.config
     root = root.resolve()
@@ -255,7 +261,7 @@ def situation(state: gitstate.UserState, ref: str) -> list[str]:
 
 
 @contextmanager
-def _sigint_deferred():
+def _sigint_deferred() -> Iterator[None]:
     """Finish recording a snapshot before a Ctrl-C is acted on, so the shadow history is never half-written."""
     received: list[int] = []
     previous = signal.signal(signal.SIGINT, lambda *_: received.append(1))
