@@ -141,6 +141,7 @@ def make_plan(root: Path, python: str = "", setup_commands: tuple[str, ...] = ()
         decisions.append(group_reason)
     own = normalize(project.name) if project.name else ""
     test_requirements = _without_self(list(tox.deps) + list(project.groups.get(group, ())) + list(project.tests_require), own)
+    test_requirements = [_local_editable(root, requirement) for requirement in test_requirements]
     if tox.deps:
         decisions.append(f"installs tox's test dependencies from {tox.source}: {', '.join(tox.deps)}")
     if project.tests_require:
@@ -235,6 +236,18 @@ def _choose_group(project: Project) -> tuple[str, str]:
     if dev:
         return dev[0], f"no test dependency group; installs the {dev[0]} group"
     return "", ""
+
+
+def _local_editable(root: Path, requirement: str) -> str:
+    """A folder of the repository named as a requirement (tox's `plugins/example`) is installed editable, as the
+    project is: a copy in site-packages would keep testing the code as it was before any edit."""
+    path = requirement.strip()
+    if "://" in path or path.startswith(("-", "/", "~")) or any(c in path for c in " ;<>=!@[") or ".." in Path(path).parts:
+        return requirement
+    folder = root / path
+    if folder.is_dir() and not folder.is_symlink() and any((folder / name).is_file() for name in ("pyproject.toml", "setup.py", "setup.cfg")):
+        return "-e ./" + Path(path).as_posix().removeprefix("./")
+    return requirement
 
 
 def _without_self(requirements: list[str], own: str) -> list[str]:

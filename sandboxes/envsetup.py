@@ -162,7 +162,7 @@ class _Installer:
         if step.editable:
             words.append(f"-e {shlex.quote(step.editable)}")
         words += [f"-r {shlex.quote(name)}" for name in step.requirement_files]
-        words += [shlex.quote(requirement) for requirement in step.requirements]
+        words += [f"-e {shlex.quote(r[3:])}" if r.startswith("-e ") else shlex.quote(r) for r in step.requirements]
         return f"cd {WORKDIR} && " + " ".join(words)
 
 

@@ -270,3 +270,23 @@ def test_an_optional_package_the_tests_use_is_installed_and_one_that_cannot_be_i
     assert report.ok and "optional for the tests: six" in report.installed, report.lines()
     assert any(note.startswith("optional lwtest-missing-zz==9.9 not installed (its tests will skip)") for note in report.notes), report.notes
     assert "1 passed" in box.exec(PYTEST + " -rs", timeout_s=120).output
+
+
+@env_test
+def test_a_plugin_folder_tox_installs_is_tested_as_it_is_in_the_workspace(tmp_path, sandboxes):
+    repo = make_repo(
+        tmp_path / "repo",
+        {
+            "pyproject.toml": SETUPTOOLS_PROJECT + '[project]\nname = "host"\nversion = "1"\n[tool.setuptools]\npy-modules = ["host"]\n',
+            "host.py": "VALUE = 1\n",
+            "tox.ini": "[testenv]\ndeps =\n    plugins/extra\ncommands = pytest\n",
+            "plugins/extra/pyproject.toml": SETUPTOOLS_PROJECT + '[project]\nname = "lw-extra"\nversion = "1"\n[tool.setuptools]\npy-modules = ["lw_extra"]\n',
+            "plugins/extra/lw_extra.py": "ANSWER = 1\n",
+            "tests/test_plugin.py": "import lw_extra\n\n\ndef test_answer():\n    assert lw_extra.ANSWER == 2, lw_extra.__file__\n",
+        },
+    )
+    box = sandboxes(repo)
+    assert box.setup_report.ok, box.setup_report.lines()
+    assert "1 failed" in box.exec(PYTEST, timeout_s=120).output
+    (repo / "plugins" / "extra" / "lw_extra.py").write_text("ANSWER = 2\n")  # the fix, made in the workspace
+    assert "1 passed" in box.exec(PYTEST, timeout_s=120).output

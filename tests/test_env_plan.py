@@ -565,3 +565,20 @@ def test_collection_errors_from_module_names_that_clash_with_the_repositorys_fol
     plan = make_plan(root, "3.11", (), as_of="2022-07-01T00:00:00Z")
     result = run_setup(SetupContainer(run=run, put=lambda folder, tar: None), plan, io.BytesIO(b""), deadline=time.monotonic() + 600, progress=lambda line: None)
     assert result.usable and result.resolved_as_of and len(installs) == 1, installs  # newer versions were not tried
+
+
+def test_a_folder_of_the_repository_named_as_a_requirement_is_installed_editable(tmp_path):
+    """sqlfluff's tox installs plugins/sqlfluff-plugin-example: a copy in site-packages kept the old code after the fix."""
+    (tmp_path / "setup.py").write_text("from setuptools import setup\nsetup(name='host')\n")
+    (tmp_path / "tox.ini").write_text("[testenv]\ndeps =\n    plugins/example\n    requests\n    plugins/not-a-project\ncommands = pytest\n")
+    (tmp_path / "plugins" / "example").mkdir(parents=True)
+    (tmp_path / "plugins" / "example" / "setup.py").write_text("from setuptools import setup\nsetup(name='example')\n")
+    (tmp_path / "plugins" / "not-a-project").mkdir()
+    plan = make_plan(tmp_path, "3.11")
+    assert "-e ./plugins/example" in plan.steps[0].requirements and "requests" in plan.steps[0].requirements
+    assert "plugins/not-a-project" in plan.steps[0].requirements
+
+    from loopwright.sandboxes.envsetup import _Installer
+
+    command = _Installer("uv", "uv pip install", True).command(plan.steps[0], "")
+    assert " -e ./plugins/example " in command and "'-e" not in command
