@@ -197,3 +197,19 @@ def test_only_the_adapters_import_provider_sdks():
                     if top in found:
                         found[top].add(path.relative_to(root).as_posix())
     assert found == allowed
+
+
+def test_the_loops_context_fitting_counts_at_the_ratio_the_models_server_showed():
+    """A server that counts one token per character (a small model's tokenizer on code) overflows a window that the
+    default estimate of 3.5 characters per token would call roomy: the fitting must use what the server reported."""
+    from types import SimpleNamespace
+
+    from loopwright.models.context import fit_for_model
+
+    messages = _session(8)
+    learned = TokenCounter()
+    learned.observe(messages, (), TokenCounter.characters(messages))  # the server said: one token per character
+    window = 4096 + TokenCounter.characters(messages) // 2
+    assert fit_for_model(SimpleNamespace(context_window=window), messages, ()) is None
+    fitted = fit_for_model(SimpleNamespace(context_window=window, token_counter=learned), messages, ())
+    assert fitted is not None and len(fitted.messages) < len(messages)

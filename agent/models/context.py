@@ -143,9 +143,11 @@ def fit_to_window(
 
 
 def fit_for_model(model: object, messages: Sequence[Message], tools: Sequence[ToolSpec]) -> Fitted | None:
-    """The loop's `ContextFitter`: compact for the window the model declares (`context_window`); none, no fitting."""
+    """The loop's `ContextFitter`: compact for the window the model declares (`context_window`); none, no fitting.
+    Tokens are counted at the ratio the model's adapter learned from its server (`token_counter`), where it has one."""
     window = getattr(model, "context_window", None)
     if not window:
         return None
-    compaction = fit_to_window(messages, window=window, tools=tools)
+    counter = getattr(model, "token_counter", None)
+    compaction = fit_to_window(messages, window=window, tools=tools, counter=counter if isinstance(counter, TokenCounter) else None)
     return None if compaction is None else Fitted(messages=compaction.messages, note=compaction.note)

@@ -98,8 +98,9 @@ class ChatCompletionsModel:
         self._sleep = sleep
         self._on_tool_mode = on_tool_mode
         self._stream_with_tools = True
-        self._counter = TokenCounter()
-        """Learns the server's characters per token from the answers that report usage."""
+        self.token_counter = TokenCounter()
+        """Learns the server's characters per token from the answers that report usage; the loop's context fitting
+        counts with it too (see models.context.fit_for_model)."""
         self._ids = itertools.count(1)
         self._answered = False
         # Our retry loop owns backoff and Retry-After; the SDK's own retries would multiply the waits.
@@ -165,7 +166,7 @@ class ChatCompletionsModel:
                     self.on_text(reply.content)
             prompt, prompt_tools = _prompt_of(payload), tools if mode == "native" else ()
             if reply.usage.input_tokens > 0:
-                self._counter.observe(prompt, prompt_tools, reply.usage.input_tokens)
+                self.token_counter.observe(prompt, prompt_tools, reply.usage.input_tokens)
             elif stream and reply.usage == Usage():
                 reply.usage = self._estimated_usage(prompt, prompt_tools, reply)
             return self._response(reply, tools, mode)
@@ -176,7 +177,7 @@ class ChatCompletionsModel:
         """For servers that stream without usage (llama.cpp ignores include_usage): one token per chunk out, and
         the prompt estimated from its characters (at the ratio learned from the answers that did report usage),
         so limits and the run summary still see the session's size."""
-        prompt = self._counter.count(messages, tools)
+        prompt = self.token_counter.count(messages, tools)
         cost = self.prices.cost(self.provider, self.model, input_tokens=prompt, output_tokens=reply.pieces)
         return Usage(input_tokens=prompt, output_tokens=reply.pieces, cost_usd=cost)
 
