@@ -50,4 +50,6 @@ class Hooks:
     """Called with (ToolCall, Tool, validated args) just before a tool runs; the args are the ones that run."""
     on_tool_end: Any = _ignore
     """Called with (ToolCall, ToolOutput) after a tool ran."""
+    on_usage: Any = _ignore
+    """Called with (step number, that step's Usage, the run's Usage so far) after each model turn."""
     approve: Approver = _approve_all

@@ -166,6 +166,7 @@ class Agent:
         self.messages.append(response.message)
         record.assistant_text = response.message.content
         self.hooks.on_assistant(response.message)
+        self.hooks.on_usage(self.steps, response.usage, self.usage)
 
         answered = self.person_present and not response.format_error and not response.message.tool_calls
         if answered:

@@ -27,7 +27,7 @@ from loopwright.testdetect import detect
 from loopwright.tools.base import Tool, ToolContext
 from loopwright.tools.registry import default_tools
 from loopwright.tools.run_tests import run_test_command
-from loopwright.trajectory import Trajectory
+from loopwright.trajectory import Trajectory, TrajectoryData
 
 INSTRUCTION_FILES = ("AGENTS.md",)
 INSTRUCTIONS_BYTES = 256 << 10
@@ -217,12 +217,17 @@ def run_task(
     repo_map: str | None = None,
     save_trajectory: bool = True,
     progress: Callable[[str], None] | None = None,
+    on_start: Callable[[TrajectoryData, str], None] | None = None,
 ) -> TaskOutcome:
+    """Run `task` to its end. `on_start` is called with the new trajectory's data and the test command once the
+    run has its id and save point, before the sandbox opens."""
     root = root.resolve()
     test_command = chosen_test_command(root, config)
     before = gitstate.take(root)
     trajectory = Trajectory.start(root, task, model.name, config.model_dump(mode="json"), save=save_trajectory)
     save_point = gitstate.save_point(root, f"runs/{trajectory.data.run_id}")
+    if on_start is not None:
+        on_start(trajectory.data, test_command)
     session = build_session(config, model, root, trajectory, task=task, hooks=hooks, sandbox=sandbox, tools=tools, repo_map=repo_map, progress=progress)
     with session as built:
         result = built.agent.run(built.prompt, task)
