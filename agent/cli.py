@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -21,6 +22,9 @@ from loopwright.settings import SettingsError
 from loopwright.ui.chat import SessionError
 from loopwright.ui.terminal import TerminalConsole
 from loopwright.visible import visible
+
+if TYPE_CHECKING:
+    from loopwright.loop import RunResult
 
 app = typer.Typer(
     name="loopwright",
@@ -47,6 +51,14 @@ app.command("bench")(bench_command)
 
 out = TerminalConsole()
 err = TerminalConsole(stderr=True)
+
+
+class Output(StrEnum):
+    """What `loopwright run` writes on stdout."""
+
+    text = "text"
+    json = "json"
+    stream_json = "stream-json"
 
 
 @app.callback(invoke_without_command=True)
@@ -127,8 +139,11 @@ def run(
     line: Annotated[int | None, typer.Option(help="The line of --file the task is about.")] = None,
     selection: Annotated[str | None, typer.Option(help="Text selected in --file.")] = None,
     diagnostics: Annotated[bool, typer.Option(help="End with one `path:line: severity: message` line per changed file and failing test.")] = False,
+    output: Annotated[Output, typer.Option(help="text (for a person), json (one summary object at the end) or stream-json (one event per line, see docs/stream-json.md).")] = Output.text,
 ) -> None:
     """Run one task unattended to completion and print a summary. Settings not given come from `loopwright config`."""
+    if output is not Output.text and diagnostics:
+        raise UsageError(f"--diagnostics prints text lines; it goes with --output text, not {output.value}")
     root = repo_root(repo)
     for flag, value in (("--max-steps", max_steps), ("--max-tokens", max_tokens), ("--time-limit", time_limit)):
         if value is not None and value <= 0:
@@ -139,7 +154,10 @@ def run(
         from loopwright.diagnostics import with_editor_context
 
         task = with_editor_context(task, root, file, line, selection)
-    _run_and_report(task, root, config, quiet, diagnostics)
+    if output is Output.text:
+        _run_and_report(task, root, config, quiet, diagnostics)
+    else:
+        _run_with_events(task, root, config, stream=output is Output.stream_json)
 
 
 def _run_and_report(task: str, root: Path, config: RunConfig, quiet: bool, diagnostics: bool = False) -> None:
@@ -157,7 +175,31 @@ def _run_and_report(task: str, root: Path, config: RunConfig, quiet: bool, diagn
         for text in diagnostics_of(root, outcome):
             # Plain print: rich would wrap long lines and break the editor's problem matcher.
             print(visible(text), flush=True)
-    raise typer.Exit(0 if outcome.result.tests_passed is not False and outcome.result.reason == "submitted" else 1)
+    raise typer.Exit(_exit_code(outcome.result))
+
+
+def _run_with_events(task: str, root: Path, config: RunConfig, stream: bool) -> None:
+    """The run as JSON on stdout: every event as a line (stream), or only the summary object at the end. Nothing
+    else goes to stdout, and untrusted text leaves only inside JSON strings."""
+    from loopwright.eventstream import EventStream, lines
+    from loopwright.events import to_line
+    from loopwright.session import run_task
+
+    events = EventStream(lines(sys.stdout) if stream else lambda event: None, sandbox=config.sandbox.kind)
+    agent_model = build_model(config.model, on_text=None, tool_mode=config.tool_mode)
+    _warn_if_unisolated(config)
+    outcome = run_task(
+        task, root, config, agent_model, hooks=events.hooks(), on_start=events.started,
+        progress=lambda line: err.print(f"[dim]{escape(line)}[/]"),
+    )
+    summary = events.finished(outcome.result, str(outcome.trajectory) if outcome.trajectory else None)
+    if not stream:
+        print(to_line(summary), flush=True)
+    raise typer.Exit(_exit_code(outcome.result))
+
+
+def _exit_code(result: RunResult) -> int:
+    return 0 if result.tests_passed is not False and result.reason == "submitted" else 1
 
 
 @app.command()
