@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -54,6 +55,15 @@ def test_the_schema_in_docs_is_the_one_the_event_models_make():
     assert SCHEMA_FILE.read_text(encoding="utf-8") == schema_text(), (
         "docs/stream-json.schema.json is stale: python -m loopwright.events > docs/stream-json.schema.json"
     )
+
+
+def test_every_example_in_the_docs_validates_and_every_event_type_has_one():
+    text = (ROOT / "docs" / "stream-json.md").read_text(encoding="utf-8")
+    examples = [json.loads(block) for block in re.findall(r"```json\n(.*?)```", text, re.S)]
+    check = validator()
+    for example in examples:
+        check.validate(example)
+    assert sorted(e["type"] for e in examples) == sorted(["run_start", "assistant", "usage", "tool_call", "tool_result", "summary"])
 
 
 def test_every_event_of_a_real_run_validates_and_the_stream_tells_the_run_in_order(tmp_path):
