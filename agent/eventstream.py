@@ -7,7 +7,7 @@ caller that wants only the summary (json) keeps what `finished` returns. Nothing
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -29,6 +29,7 @@ from loopwright.tools.base import Tool, ToolArgs, ToolOutput, clip
 from loopwright.trajectory import TrajectoryData
 
 Sink = Callable[[BaseModel], None]
+E = TypeVar("E", bound=BaseModel)
 
 
 def lines(stream: IO[str]) -> Sink:
@@ -50,10 +51,11 @@ class EventStream:
         self.seq = 0
         self.step = 0
         self.run_id = ""
-        self._announced: dict[str, bool] = {}
-        """Call id -> whether its tool reports tests, for the calls whose tool_call event went out."""
+        self._open: dict[str, ToolCall] = {}
+        """The calls whose tool_call event went out and whose result did not yet."""
+        self._reports_tests: set[str] = set()
 
-    def _emit(self, make: Callable[..., BaseModel], **fields: Any) -> BaseModel:
+    def _emit(self, make: Callable[..., E], **fields: Any) -> E:
         event = make(seq=self.seq, **fields)
         self.seq += 1
         self.sink(event)
@@ -78,13 +80,16 @@ class EventStream:
 
     def on_tool_start(self, call: ToolCall, tool: Tool, args: ToolArgs) -> None:
         self._call(call, args.model_dump(mode="json"), tool.describe(args))
-        self._announced[call.id] = tool.reports_tests
+        if tool.reports_tests:
+            self._reports_tests.add(call.id)
 
     def on_tool_end(self, call: ToolCall, output: ToolOutput) -> None:
-        if call.id not in self._announced:
+        if call.id not in self._open:
             # Refused before it ran (unknown tool, bad arguments): its call still comes before its result.
             self._call(call, None, "")
-        reports_tests = self._announced.pop(call.id, False)
+        del self._open[call.id]
+        reports_tests = call.id in self._reports_tests
+        self._reports_tests.discard(call.id)
         self._emit(
             ToolResult, id=call.id, tool=call.name, is_error=output.is_error,
             text=clip(output.text, RESULT_TEXT_CHARS), truncated=len(output.text) > RESULT_TEXT_CHARS,
@@ -94,11 +99,13 @@ class EventStream:
 
     def _call(self, call: ToolCall, arguments: dict[str, Any] | None, description: str) -> None:
         self._emit(ToolCallEvent, id=call.id, tool=call.name, arguments=arguments, raw_arguments=call.arguments, description=description)
+        self._open[call.id] = call
 
     def finished(self, result: RunResult, trajectory: str | None) -> Summary:
-        summary = self._emit(Summary, run_id=self.run_id, trajectory=trajectory, **result.as_dict())
-        assert isinstance(summary, Summary)
-        return summary
+        """The summary; first, a result for a call the run ended inside (the sandbox failed), so every call has one."""
+        for call in list(self._open.values()):
+            self.on_tool_end(call, ToolOutput(text=f"the run ended before the call returned: {result.reason}", is_error=True))
+        return self._emit(Summary, run_id=self.run_id, trajectory=trajectory, **result.as_dict())
 
 
 def _test_run(data: dict[str, Any]) -> TestRun | None:

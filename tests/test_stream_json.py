@@ -136,6 +136,24 @@ def test_untrusted_text_leaves_only_escaped_inside_json(tmp_path, output):
         assert "\x1b[2J" in shell["text"] and "\x9b" in shell["text"]
 
 
+def test_a_call_the_run_ended_inside_still_gets_its_result_before_the_summary(tmp_path):
+    from loopwright.eventstream import EventStream
+    from loopwright.events import Summary, ToolResult
+    from loopwright.loop import RunResult
+    from loopwright.messages import ToolCall, Usage
+    from loopwright.tools.run_shell import RunShell
+
+    events: list = []
+    stream = EventStream(events.append, sandbox="docker")
+    shell = RunShell()
+    stream.on_tool_start(ToolCall(id="c1", name="run_shell", arguments='{"command": "make"}'), shell, shell.Args(command="make"))
+    stream.finished(RunResult(reason="sandbox_error", detail="the container went away", steps=1, usage=Usage(), duration_s=1.0), None)
+    assert [type(e).__name__ for e in events] == ["ToolCallEvent", "ToolResult", "Summary"]
+    result, summary = events[1], events[2]
+    assert isinstance(result, ToolResult) and result.id == "c1" and result.is_error and "sandbox_error" in result.text
+    assert isinstance(summary, Summary) and summary.reason == "sandbox_error" and summary.seq == 2
+
+
 def test_an_unknown_output_is_a_usage_error(tmp_path):
     proc = loopwright("run", "x", "--repo", str(tmp_path), "--model", "scripted:x", "--sandbox", "local", "--output", "yaml")
     assert proc.returncode == 2
