@@ -22,7 +22,7 @@ from loopwright.sandboxes.deps import RequirementFile, Staged, ToxEnv, choose_fi
 from loopwright.sandboxes.project import MANIFEST_BYTES, Project, normalize, read_project, source_roots, top_level_packages
 from loopwright.sandboxes.testimports import optional_imports
 
-RECIPE_VERSION = "5"
+RECIPE_VERSION = "6"
 """Bump when the setup recipe changes, so environments built by an older one are not reused."""
 FULL, TESTS, PROJECT, NOTHING = "project+tests", "tests", "project", "nothing"
 FALLBACKS = (FULL, TESTS, PROJECT, NOTHING)

@@ -44,9 +44,13 @@ BUILD_BACKENDS = (
     "scikit-build-core", "meson-python", "setuptools-rust", "maturin",
 )
 """Left out of resolving as of a date: older build backends cannot install a project editable (PEP 660 came in 2021-22)."""
+BUILD_HELPERS = ("packaging",)
+"""Libraries the newest build backends call into that also come as of the date otherwise (setuptools-scm 8 needs the
+`packaging` of 2023); left out of the date too, on a second try, when the project itself fails to build."""
 UNLIMITED = "2100-01-01T00:00:00Z"
-MAX_TRIES = 4
-"""Installer calls per step: the first, leaving out up to two requirements that cannot be installed, one as of the commit's date."""
+MAX_TRIES = 6
+"""Installer calls per step: the first, leaving out up to two requirements that cannot be installed, the build helpers'
+retry, and one for each later date."""
 COLLECT_TIMEOUT_S = 300.0
 FINISH_TIMEOUT_S = 120.0
 MIN_STEP_S = 5.0
@@ -154,11 +158,12 @@ class _Installer:
             return cls(one_line(got.output.strip().splitlines()[-1]), f"{TOOLS}/bin/uv pip install --python {VENV}/bin/python", True)
         return cls("pip", f"{VENV}/bin/python -m pip install", False)
 
-    def command(self, step: InstallStep, exclude_newer: str) -> str:
+    def command(self, step: InstallStep, exclude_newer: str, helpers_too: bool = False) -> str:
         words = [self.program]
         if exclude_newer:
             words.append(f"--exclude-newer {shlex.quote(exclude_newer)}")
-            words += [f"--exclude-newer-package {name}={UNLIMITED}" for name in BUILD_BACKENDS]
+            exempt = BUILD_BACKENDS + (BUILD_HELPERS if helpers_too else ())
+            words += [f"--exclude-newer-package {name}={UNLIMITED}" for name in exempt]
         if step.editable:
             words.append(f"-e {shlex.quote(step.editable)}")
         words += [f"-r {shlex.quote(name)}" for name in step.requirement_files]
@@ -173,6 +178,7 @@ def _ladder(box, plan: EnvPlan, installer: _Installer, clock: _Clock, result: Se
         staged, requirements, left_out = plan.staged, list(step.requirements), list[str]()
         later = list(dates[1:])
         when, earlier_failed = dates[0], list[tuple[str, Failure]]()
+        helpers_too = False
         for _ in range(MAX_TRIES):
             if clock.left() < MIN_STEP_S:
                 result.failures.append(Failure("the setup phase", "ran out of time", step.level))
@@ -180,9 +186,11 @@ def _ladder(box, plan: EnvPlan, installer: _Installer, clock: _Clock, result: Se
                 return
             current = InstallStep(step.level, step.editable, step.requirement_files, tuple(requirements), step.path_entries)
             progress(f"installing ({step.level}{f', as of {when}' if when else ''}): {current.describe()}")
-            ran = box.run(installer.command(current, when), clock.left(), INSTALL_ENV)
+            ran = box.run(installer.command(current, when, helpers_too), clock.left(), INSTALL_ENV)
             if ran.exit_code == 0 and not ran.timed_out:
                 result.notes += [f"{_tried(date)}: {failure.line()}" for date, failure in earlier_failed]
+                if helpers_too:
+                    result.notes.append(f"as of {when}, with the newest {', '.join(BUILD_HELPERS)} for building the project")
                 _installed(box, current, when, left_out, result)
                 return
             label = step.level + (f", as of {when}" if when else "")
@@ -199,9 +207,13 @@ def _ladder(box, plan: EnvPlan, installer: _Installer, clock: _Clock, result: Se
                 left_out.append(droppable)
                 _stage(box, staged)
                 continue
+            if when and not helpers_too and any(f.what == "the project" and f.reason.startswith("build failed") for f in failures):
+                earlier_failed += [(when, failure) for failure in failures]
+                helpers_too = True
+                continue
             if later:
                 earlier_failed += [(when, failure) for failure in failures]
-                when = later.pop(0)
+                when, helpers_too = later.pop(0), False
                 continue
             result.failures += [failure for _, failure in earlier_failed] + failures
             break

@@ -582,3 +582,50 @@ def test_a_folder_of_the_repository_named_as_a_requirement_is_installed_editable
 
     command = _Installer("uv", "uv pip install", True).command(plan.steps[0], "")
     assert " -e ./plugins/example " in command and "'-e" not in command
+
+
+BUILD_HELPER_FAILURE = """error: Failed to build `pvlib @ file:///workspace`
+  cause: The build backend returned an error
+  cause: Call to `setuptools.build_meta.build_editable` failed (exit status: 1)
+
+[stderr]
+Traceback (most recent call last):
+  File "<string>", line 14, in <module>
+TypeError: canonicalize_version() got an unexpected keyword argument 'strip_trailing_zero'
+
+hint: This usually indicates a problem with the package or the build environment.
+"""
+
+
+def test_a_project_that_fails_to_build_as_of_its_date_tries_the_same_date_with_the_newest_build_helpers(tmp_path):
+    """pvlib at 2022-11: the newest setuptools-scm needs the packaging of 2023, and the newest versions of everything
+    bring numpy 2, which the tests of that time cannot run on. The same date with a newer packaging for the build works."""
+    import io
+    import time
+
+    from loopwright.sandboxes.base import ExecResult
+    from loopwright.sandboxes.envreport import parse_failures
+    from loopwright.sandboxes.envsetup import SetupContainer, run_setup
+
+    assert [(f.what, f.reason.split(":")[0]) for f in parse_failures(BUILD_HELPER_FAILURE)] == [("the project", "build failed")]
+    (tmp_path / "setup.py").write_text("from setuptools import setup\nsetup(name='pvlib', setup_requires=['setuptools_scm'])\n")
+    plan = make_plan(tmp_path, "3.9", (), as_of="2022-12-01T00:00:00Z")
+    installs: list[str] = []
+
+    def run(command: str, timeout_s: float, env) -> ExecResult:
+        if "uv --version" in command:
+            return ExecResult(0, "uv 0.9.1\n", 0.1)
+        if "sys.version_info" in command:
+            return ExecResult(0, "3.9.2\n", 0.1)
+        if " pip install " in command and " -e " in command:
+            installs.append(command)
+            if "--exclude-newer-package packaging=" not in command:
+                return ExecResult(1, BUILD_HELPER_FAILURE, 0.1)
+        if "--collect-only" in command:
+            return ExecResult(0, "3 tests collected in 0.01s\n", 0.1)
+        return ExecResult(0, "", 0.1)
+
+    result = run_setup(SetupContainer(run=run, put=lambda folder, tar: None), plan, io.BytesIO(b""), deadline=time.monotonic() + 600, progress=lambda line: None)
+    assert result.usable and result.resolved_as_of == "2022-12-01T00:00:00Z" and not result.failures, result.failures
+    assert len(installs) == 2 and all("--exclude-newer 2022-12-01T00:00:00Z" in c for c in installs)
+    assert any("with the newest packaging for building the project" in note for note in result.notes), result.notes
