@@ -150,3 +150,60 @@ def test_symlink_escaping_the_workspace_is_refused(tmp_path):
 def test_missing_file_is_refused(tmp_path):
     with pytest.raises(EditRefused, match="no such file"):
         apply_edits(tmp_path, [FileEdit("nope.py", ())])
+
+
+RENAME_DIFF = """diff --git a/pkg/utility.py b/pkg/utils.py
+similarity index 90%
+rename from pkg/utility.py
+rename to pkg/utils.py
+--- a/pkg/utility.py
++++ b/pkg/utils.py
+@@ -1,2 +1,2 @@
+ def spline(x):
+-    return x
++    return x * 2
+diff --git a/pkg/__init__.py b/pkg/__init__.py
+--- a/pkg/__init__.py
++++ b/pkg/__init__.py
+@@ -1 +1 @@
+-from pkg import utility
++from pkg import utils
+"""
+
+
+def test_a_diff_that_renames_a_file_moves_it_with_its_changes(tmp_path):
+    """git writes a moved file as `rename from` / `rename to` with hunks against the old path (pvlib-1048's fix)."""
+    from loopwright.tools.editing.formats import unified_diff
+
+    write(tmp_path / "pkg" / "utility.py", b"def spline(x):\n    return x\n")
+    write(tmp_path / "pkg" / "__init__.py", b"from pkg import utility\n")
+    applied = apply_edits(tmp_path, unified_diff(RENAME_DIFF))
+    assert not (tmp_path / "pkg" / "utility.py").exists()
+    assert (tmp_path / "pkg" / "utils.py").read_bytes() == b"def spline(x):\n    return x * 2\n"
+    assert (tmp_path / "pkg" / "__init__.py").read_bytes() == b"from pkg import utils\n"
+    moved = next(a for a in applied if a.renamed_from)
+    assert (moved.path, moved.renamed_from) == ("pkg/utils.py", "pkg/utility.py")
+    assert moved.diff.startswith("diff --git a/pkg/utility.py b/pkg/utils.py\nrename from pkg/utility.py\nrename to pkg/utils.py\n")
+    assert "+    return x * 2" in moved.diff
+
+
+def test_a_rename_onto_an_existing_file_is_refused_and_nothing_changes(tmp_path):
+    from loopwright.tools.editing.formats import unified_diff
+
+    write(tmp_path / "pkg" / "utility.py", b"def spline(x):\n    return x\n")
+    write(tmp_path / "pkg" / "utils.py", b"KEEP = 1\n")
+    write(tmp_path / "pkg" / "__init__.py", b"from pkg import utility\n")
+    with pytest.raises(EditRefused, match="pkg/utils.py: already exists; the diff renames pkg/utility.py to it"):
+        apply_edits(tmp_path, unified_diff(RENAME_DIFF))
+    assert (tmp_path / "pkg" / "utils.py").read_bytes() == b"KEEP = 1\n"
+    assert (tmp_path / "pkg" / "utility.py").exists() and (tmp_path / "pkg" / "__init__.py").read_bytes() == b"from pkg import utility\n"
+
+
+def test_a_pure_rename_moves_the_file_unchanged(tmp_path):
+    from loopwright.tools.editing.formats import unified_diff
+
+    write(tmp_path / "old.txt", b"same\r\n")
+    diff = "diff --git a/old.txt b/new.txt\nsimilarity index 100%\nrename from old.txt\nrename to new.txt\n"
+    [applied] = apply_edits(tmp_path, unified_diff(diff))
+    assert (tmp_path / "new.txt").read_bytes() == b"same\r\n" and not (tmp_path / "old.txt").exists()
+    assert applied.renamed_from == "old.txt"

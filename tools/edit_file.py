@@ -102,10 +102,11 @@ def report(applied: Sequence[AppliedEdit], ctx: ToolContext) -> ToolOutput:
     for edit in applied:
         loose = sorted({s for s in edit.stages if s not in ("exact", "insert", "whole-file")})
         note = f" (placed by {', '.join(loose)} matching; check the diff)" if loose else ""
-        lines.append(f"{'Created' if edit.created else 'Edited'} {edit.path}{note}.")
+        verb = f"Renamed {edit.renamed_from} to" if edit.renamed_from else ("Created" if edit.created else "Edited")
+        lines.append(f"{verb} {edit.path}{note}.")
     text = "\n".join(lines) + ("\n" + diff if diff else "\nNo change.")
     return ToolOutput(
         text=clip(text, ctx.max_output_chars),
-        changed_files=tuple(edit.path for edit in applied if edit.diff),
+        changed_files=tuple(dict.fromkeys(path for edit in applied if edit.diff for path in (edit.renamed_from, edit.path) if path)),
         data={"diff": diff, "stages": {edit.path: list(edit.stages) for edit in applied}},
     )

@@ -25,6 +25,8 @@ class _Pending:
     before: TextFile
     after: TextFile
     stages: list[str]
+    renamed_from: _Pending | None = None
+    """The file this one is renamed from (written here, removed there)."""
 
 
 def apply_edits(root: Path, edits: Sequence[FileEdit], *, validate: bool = True, dry_run: bool = False) -> list[AppliedEdit]:
@@ -32,15 +34,15 @@ def apply_edits(root: Path, edits: Sequence[FileEdit], *, validate: bool = True,
     if not edits:
         raise EditRefused("no edit given")
     pending: dict[Path, _Pending] = {}
+    moved: dict[Path, _Pending] = {}
+    """Files renamed away: gone once the edits are written."""
     for edit in edits:
-        try:
-            path = resolve(root, edit.path)
-        except EditRefused:
-            raise
-        except ToolFailure as err:
-            raise EditRefused(str(err)) from None
+        path = _resolve(root, edit.path)
         rel = relative(root, path)
-        state = pending.get(path) or _load(root, path, rel, creating=edit.content is not None)
+        if edit.renamed_from is not None:
+            state = _moved(root, path, rel, _resolve(root, edit.renamed_from), pending, moved)
+        else:
+            state = pending.get(path) or _load(root, path, rel, creating=edit.content is not None)
         state.after, stages = edit_text(rel, state.after, edit)
         state.stages.extend(stages)
         pending[path] = state
@@ -49,10 +51,41 @@ def apply_edits(root: Path, edits: Sequence[FileEdit], *, validate: bool = True,
             fresh = syntax.new_problems(state.rel, state.before.text, state.after.text)
             if fresh:
                 raise EditRefused(syntax.describe(state.rel, fresh, state.after.text))
-    results = [AppliedEdit(s.rel, s.original is None, unified(s.rel, s.before.text, s.after.text, s.original is None), tuple(s.stages)) for s in pending.values()]
+    results = [_applied(s) for s in pending.values()]
     if not dry_run:
-        _write_all(root, list(pending.values()))
+        _write_all(root, list(pending.values()), list(moved.values()))
     return results
+
+
+def _resolve(root: Path, name: str) -> Path:
+    try:
+        return resolve(root, name)
+    except EditRefused:
+        raise
+    except ToolFailure as err:
+        raise EditRefused(str(err)) from None
+
+
+def _moved(root: Path, path: Path, rel: str, source: Path, pending: dict[Path, _Pending], moved: dict[Path, _Pending]) -> _Pending:
+    """The state of a file renamed from `source` to `path`: the source's text, to be written at the new path."""
+    source_rel = relative(root, source)
+    if path in pending or path.is_symlink() or path.exists():
+        raise EditRefused(f"{rel}: already exists; the diff renames {source_rel} to it")
+    if source in moved:
+        raise EditRefused(f"{source_rel}: the diff renames it twice")
+    old = pending.pop(source, None) or _load(root, source, source_rel, creating=False)
+    moved[source] = old
+    return _Pending(path, rel, None, old.after, old.after, [], renamed_from=old)
+
+
+def _applied(state: _Pending) -> AppliedEdit:
+    if state.renamed_from is None:
+        created = state.original is None
+        return AppliedEdit(state.rel, created, unified(state.rel, state.before.text, state.after.text, created), tuple(state.stages))
+    old = state.renamed_from.rel
+    body = "".join(_diff_lines(state.before.text.splitlines(True), state.after.text.splitlines(True), f"a/{old}", f"b/{state.rel}"))
+    diff = f"diff --git a/{old} b/{state.rel}\nrename from {old}\nrename to {state.rel}\n{body}"
+    return AppliedEdit(state.rel, True, diff, tuple(state.stages), renamed_from=old)
 
 
 def _load(root: Path, path: Path, rel: str, creating: bool) -> _Pending:
@@ -99,18 +132,27 @@ def _diff_lines(before: list[str], after: list[str], old: str, new: str) -> Iter
         yield line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
 
 
-def _write_all(root: Path, states: list[_Pending]) -> None:
-    """Write each file through a temporary sibling (never through a link out, see hostfs); on any failure put
-    back what was already written."""
+def _write_all(root: Path, states: Sequence[_Pending], moved: Sequence[_Pending] = ()) -> None:
+    """Write each file through a temporary sibling (never through a link out, see hostfs), then remove the files
+    renamed away; on any failure put back what was already written or removed."""
     done: list[_Pending] = []
+    gone: list[_Pending] = []
+    state: _Pending | None = None
     try:
         for state in states:
             hostfs.write_atomic(root, state.path, textfile.to_bytes(state.after))
             done.append(state)
+        for state in moved:
+            hostfs.unlink(root, state.path)
+            gone.append(state)
     except OSError as err:
-        for state in done:
-            if state.original is None:
-                hostfs.unlink(root, state.path)
+        for back in gone:
+            if back.original is not None:
+                hostfs.write_atomic(root, back.path, back.original)
+        for back in done:
+            if back.original is None:
+                hostfs.unlink(root, back.path)
             else:
-                hostfs.write_atomic(root, state.path, state.original)
-        raise EditRefused(f"{state.rel}: could not write ({err.strerror or err}); no file was changed") from None
+                hostfs.write_atomic(root, back.path, back.original)
+        where = state.rel if state is not None else "the workspace"
+        raise EditRefused(f"{where}: could not write ({err.strerror or err}); no file was changed") from None

@@ -90,7 +90,8 @@ def unified_diff(text: str, default_path: str | None = None) -> list[FileEdit]:
             )
             for hunk in patched
         )
-        edits.append(FileEdit(path, hunks))
+        renamed_from = _strip_prefix(patched.source_file) if patched.is_rename else None
+        edits.append(FileEdit(path, hunks, renamed_from=renamed_from if renamed_from != path else None))
     if not edits:
         raise EditRefused("no hunk found in the diff; each hunk starts with an '@@' line")
     return edits

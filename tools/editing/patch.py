@@ -33,6 +33,8 @@ class FileEdit:
     path: str
     hunks: tuple[Hunk, ...] = ()
     content: str | None = None
+    renamed_from: str | None = None
+    """The file's path before the edit, when the edit moves it there (a diff's `rename from`)."""
 
 
 @dataclass(frozen=True)
@@ -42,3 +44,5 @@ class AppliedEdit:
     diff: str
     stages: tuple[str, ...] = field(default=())
     """Which matching stage placed each hunk (exact, trailing-whitespace, ...)."""
+    renamed_from: str | None = None
+    """The path the file had before, when the edit moved it (that path is gone after)."""
