@@ -143,7 +143,8 @@ def test_a_task_whose_tests_pass_before_the_fix_is_a_miss(tmp_path):
 
 def test_a_new_test_module_that_cannot_import_before_the_fix_does_not_stop_the_other_tests(tmp_path):
     """sqlfluff-3904: the test patch adds a module importing what the fix creates; before the fix it fails to
-    collect, and pytest's interrupted session must not leave the task's other FAIL_TO_PASS tests unrun."""
+    collect, which stops pytest's whole session. The task's other FAIL_TO_PASS tests did not pass before the fix
+    then, as SWE-bench counts them: the fix must make them pass, and it resolves the task."""
     task = calc_task(tmp_path)
     repo = tmp_path / "calc"
     task["patch"] = diff_of(repo, {"calc.py": CALC.replace("a - b", "a + b") + "\n\ndef sub(a, b):\n    return a - b\n"})
@@ -156,7 +157,8 @@ def test_a_new_test_module_that_cannot_import_before_the_fix_does_not_stop_the_o
     assert proc.returncode == 0, proc.stderr
     (result,) = results(tmp_path / "out")
     assert result["status"] == "resolved", result["cause"]
-    assert result["fail_to_pass_before"] == {"tests/test_calc.py::test_add": "failed", "tests/test_more.py::test_sub": "error"}
+    assert result["fail_to_pass_before"] == {"tests/test_calc.py::test_add": "not run", "tests/test_more.py::test_sub": "error"}
+    assert set(result["fail_to_pass_after"].values()) == {"passed"}
 
 
 def test_a_gold_patch_the_edit_tool_refuses_is_a_miss_with_the_reason(tmp_path):

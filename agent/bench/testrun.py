@@ -18,7 +18,7 @@ import re
 import shlex
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from loopwright.tools.base import ToolContext
 from loopwright.tools.run_tests import run_test_command
@@ -41,6 +41,9 @@ class Outcomes:
     duration_s: float = 0.0
     nothing_collected: bool = False
     """The run collected no test at all."""
+    collection_failed: bool = False
+    """Some test module failed to import: pytest then runs none of the tests asked for (SWE-bench's logs, from
+    which its FAIL_TO_PASS lists come, count them as failing)."""
     outside_repository: bool = False
     """The tests ran against code from outside the work tree (such as an installed copy of the project)."""
     note: str = ""
@@ -60,24 +63,9 @@ class Outcomes:
 
 
 def run_tests(ctx: ToolContext, test_ids: Sequence[str]) -> Outcomes:
-    """Outcomes of `test_ids`. A module that fails to import (the task's new test module, before the fix) stops
-    the whole pytest session, so the ids it leaves unrun outside that module are run once more on their own."""
     started = time.monotonic()
     report = run_test_command(ctx, " ".join(shlex.quote(s) for s in selectors(test_ids)))
-    first = read_report(report, test_ids, time.monotonic() - started)
-    broken = [e.node_id for e in getattr(report, "collection_errors", ())]
-    rest = [t for t in test_ids if first.outcomes[t] == NOT_RUN and not any(_covers(node, t) for node in broken)]
-    if not broken or not rest or len(rest) == len(test_ids):
-        return first
-    again = read_report(run_test_command(ctx, " ".join(shlex.quote(s) for s in selectors(rest))), rest)
-    return replace(
-        first,
-        outcomes={t: again.outcomes.get(t, outcome) for t, outcome in first.outcomes.items()},
-        messages={**first.messages, **again.messages},
-        duration_s=round(time.monotonic() - started, 3),
-        note="" if any(o not in (NOT_RUN, UNKNOWN) for o in again.outcomes.values()) else first.note,
-        rendered=first.rendered + "\n\nThe tests the collection error left unrun, on their own:\n" + again.rendered,
-    )
+    return read_report(report, test_ids, time.monotonic() - started)
 
 
 def selectors(test_ids: Sequence[str]) -> list[str]:
@@ -114,6 +102,7 @@ def read_report(report: TestReport, test_ids: Sequence[str], duration_s: float =
         exit_code=report.exit_code,
         duration_s=round(duration_s, 3),
         nothing_collected=nothing,
+        collection_failed=bool(errors),
         outside_repository=bool(getattr(report, "outside_imports", ())),
         note="" if ran else why_not_run(report, errors),
         rendered=report.render() + (f"\n\nLast output:\n{report.tail}" if report.tail and report.failures else ""),

@@ -34,7 +34,8 @@ def judge(fail_to_pass: Sequence[str], pass_to_pass: Sequence[str], env: Environ
     passed = [t for t in fail_to_pass if before.passing(t)]
     if passed:
         return _missed(f"FAIL_TO_PASS passed before the fix: {passed[0]}{_more(passed)}")
-    unran = [t for t in fail_to_pass if not before.failed(t)]
+    # Tests a module's import error kept from running did not pass before the fix, as SWE-bench counts them.
+    unran = [t for t in fail_to_pass if not before.failed(t) and not (before.collection_failed and not before.ran(t))]
     if unran:
         return _missed(f"FAIL_TO_PASS did not run before the fix: {_not_run(before, unran)}")
     if not fix.applied or after is None:
