@@ -629,3 +629,36 @@ def test_a_project_that_fails_to_build_as_of_its_date_tries_the_same_date_with_t
     assert result.usable and result.resolved_as_of == "2022-12-01T00:00:00Z" and not result.failures, result.failures
     assert len(installs) == 2 and all("--exclude-newer 2022-12-01T00:00:00Z" in c for c in installs)
     assert any("with the newest packaging for building the project" in note for note in result.notes), result.notes
+
+
+def test_an_optional_package_without_wheels_at_the_commits_date_is_tried_as_of_the_pythons_first_months(tmp_path):
+    """pvlib at 2020-11 on Python 3.9: its dependencies install as of 2020-12, but `tables` had no 3.9 wheel yet."""
+    import io
+    import time
+
+    from loopwright.sandboxes.base import ExecResult
+    from loopwright.sandboxes.envsetup import SetupContainer, run_setup
+
+    (tmp_path / "setup.py").write_text("from setuptools import setup\nsetup(name='solar', extras_require={'optional': ['tables']})\n")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "conftest.py").write_text("try:\n    import tables\nexcept ImportError:\n    tables = None\n")
+    plan = make_plan(tmp_path, "3.9", (), as_of="2020-12-01T00:00:00Z", as_of_python="2021-04-06T00:00:00Z")
+    assert plan.optional == ("tables",)
+    optional: list[str] = []
+
+    def run(command: str, timeout_s: float, env) -> ExecResult:
+        if "uv --version" in command:
+            return ExecResult(0, "uv 0.9.1\n", 0.1)
+        if "sys.version_info" in command:
+            return ExecResult(0, "3.9.2\n", 0.1)
+        if " pip install " in command and command.endswith(" tables"):
+            optional.append(command)
+            if "2020-12-01" in command:
+                return ExecResult(1, "error: Failed to build `numexpr==2.7.1`\n  cause: The build backend returned an error\n", 0.1)
+        if "--collect-only" in command:
+            return ExecResult(0, "3 tests collected in 0.01s\n", 0.1)
+        return ExecResult(0, "", 0.1)
+
+    result = run_setup(SetupContainer(run=run, put=lambda folder, tar: None), plan, io.BytesIO(b""), deadline=time.monotonic() + 600, progress=lambda line: None)
+    assert result.resolved_as_of == "2020-12-01T00:00:00Z" and result.installed.endswith("; optional for the tests: tables"), result.installed
+    assert ["2020-12-01" in c for c in optional] == [True, False] and "2021-04-06" in optional[1]
