@@ -282,9 +282,9 @@ def _installed(box, step: InstallStep, as_of: str, left_out: list[str], result: 
 
 def _retry_newest(box, plan: EnvPlan, installer: _Installer, clock: _Clock, result: SetupResult, progress) -> None:
     """Tests fail to collect with the versions of the commit's date: build the environment again with the newest
-    versions, and keep them only when fewer test modules fail to collect. Anything else (the same errors with more
-    tests collected, say) goes to the commit's date, whose versions the tests were written against: newer releases
-    drop what old tests use (click's `mix_stderr`, pytest's nose-style `setup`)."""
+    versions, and keep them only when fewer test modules fail to collect and no fewer tests are collected (a broken
+    conftest is one error and no test at all). Anything else goes to the commit's date, whose versions the tests were
+    written against: newer releases drop what old tests use (click's `mix_stderr`, pytest's nose-style `setup`)."""
     dated = f"as of {result.resolved_as_of} {result.collection_errors} test modules failed to collect"
     progress(f"{dated}; trying the newest versions")
     trial = SetupResult(python=result.python, installer=result.installer)
@@ -294,7 +294,8 @@ def _retry_newest(box, plan: EnvPlan, installer: _Installer, clock: _Clock, resu
         _optional(box, plan, installer, clock, trial, progress)
         _setup_commands(box, plan.setup_commands, clock, trial, progress)
         _collect(box, clock, trial, progress)
-    if trial.usable and trial.collected is not None and (trial.collection_errors or 0) < (result.collection_errors or 0):
+    fewer_errors = (trial.collection_errors or 0) < (result.collection_errors or 0)
+    if trial.usable and trial.collected is not None and fewer_errors and trial.collected >= (result.collected or 0):
         trial.notes = result.notes + trial.notes + [dated]
         vars(result).update(vars(trial))
         box.run(f"rm -rf {VENV}.dated", 120, None)

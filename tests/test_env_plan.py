@@ -461,7 +461,7 @@ def test_the_newest_versions_replace_the_commits_only_when_fewer_modules_fail_to
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "1"\ndependencies = ["click"]\n')
     plan = make_plan(tmp_path, "3.11", (), as_of="2023-06-01T00:00:00Z")
 
-    def setup(newest_errors: int):
+    def setup(newest_errors: int, newest_tests: int = 5):
         installs: list[str] = []
 
         def run(command: str, timeout_s: float, env) -> ExecResult:
@@ -474,7 +474,7 @@ def test_the_newest_versions_replace_the_commits_only_when_fewer_modules_fail_to
             if "--collect-only" in command:
                 dated = "--exclude-newer" in installs[-1]
                 errors = 1 if dated else newest_errors
-                return ExecResult(2, f"{3 if dated else 5} tests collected, {errors} error in 0.01s\n", 0.1)
+                return ExecResult(2, f"{3 if dated else newest_tests} tests collected, {errors} error in 0.01s\n", 0.1)
             return ExecResult(0, "", 0.1)
 
         box = SetupContainer(run=run, put=lambda folder, tar: None)
@@ -485,6 +485,9 @@ def test_the_newest_versions_replace_the_commits_only_when_fewer_modules_fail_to
     assert ["--exclude-newer" in command for command in installs] == [True, False]  # the dated environment was put back
     replaced, installs = setup(newest_errors=0)
     assert replaced.resolved_as_of == "" and replaced.collected == 5 and replaced.collection_errors == 0
+    # pvlib-763: the newest versions break the conftest, one error and no test; the commit's stay.
+    kept, installs = setup(newest_errors=0, newest_tests=0)
+    assert kept.resolved_as_of == "2023-06-01T00:00:00Z" and kept.collected == 3
 
 
 def test_optional_packages_the_tests_import_are_added_where_the_project_or_the_common_list_names_them(tmp_path):
