@@ -83,7 +83,7 @@ def test_git_diff_of_several_files_keeps_each_file_header_out_of_the_hunks():
     )
     first, second = unified_diff(diff)
     assert (first.path, second.path) == ("src/a.py", "src/b.py")
-    assert first.hunks == (Hunk("x = 1\ny = 2\nz = 4\n", "x = 1\ny = 3\nz = 4\n", at_line=1),)
+    assert first.hunks == (Hunk("x = 1\ny = 2\nz = 4\n", "x = 1\ny = 3\nz = 4\n", at_line=1, counted=True),)
     assert second.hunks[0].search == "    return 1\n    pass\n"
 
 
@@ -131,3 +131,22 @@ def test_edit_tools_per_format():
     assert [t.name for t in edit_tools("udiff")] == ["apply_patch"]
     assert [t.name for t in edit_tools("search_replace")] == ["replace_blocks"]
     assert [t.name for t in edit_tools()] == ["edit_file", "insert_text"]
+
+
+def test_a_hunk_of_a_tool_made_diff_goes_to_its_line_among_identical_places(tmp_path):
+    """pvlib-1395's fix: git wrote `@@ -665,3 +665,57 @@` for three context lines that also occur at line 502.
+    Header counts that agree with the body mark a diff a tool made, whose line numbers are exact; a model's diff
+    with counts that do not agree is still refused rather than guessed."""
+    from loopwright.tools.editing import apply_edits
+
+    body = "def a():\n    return 1\n\n" * 2
+    (tmp_path / "m.py").write_text(body)
+    made = "--- a/m.py\n+++ b/m.py\n@@ -4,3 +4,4 @@\n def a():\n     return 1\n \n+X = 2\n"
+    [edit] = unified_diff(made)
+    assert edit.hunks[0].counted and edit.hunks[0].at_line == 4
+    apply_edits(tmp_path, [edit])
+    assert (tmp_path / "m.py").read_text() == body + "X = 2\n"
+    (tmp_path / "m.py").write_text(body)
+    guessed = made.replace("@@ -4,3 +4,4 @@", "@@ -4,5 +4,9 @@")
+    with pytest.raises(EditRefused, match="matches 2 places"):
+        apply_edits(tmp_path, unified_diff(guessed))

@@ -69,7 +69,9 @@ def _block(lines: list[str]) -> str:
 
 def unified_diff(text: str, default_path: str | None = None) -> list[FileEdit]:
     """A unified diff; hunk line numbers and counts are only hints, and the ---/+++ header may be missing."""
-    normalized = _normalize(text.replace("\r\n", "\n"), default_path)
+    counted: list[bool] = []
+    normalized = _normalize(text.replace("\r\n", "\n"), default_path, counted)
+    agreeing = iter(counted)
     try:
         patch = unidiff.PatchSet(normalized)
     except unidiff.UnidiffParseError as err:
@@ -87,6 +89,7 @@ def unified_diff(text: str, default_path: str | None = None) -> list[FileEdit]:
                 "".join(line.value for line in hunk.source_lines()),
                 "".join(line.value for line in hunk.target_lines()),
                 at_line=hunk.source_start or None,
+                counted=next(agreeing, False) and bool(hunk.source_start),
             )
             for hunk in patched
         )
@@ -101,8 +104,9 @@ def _strip_prefix(path: str) -> str:
     return path[2:] if path[:2] in ("a/", "b/") else path
 
 
-def _normalize(text: str, default_path: str | None) -> str:
-    """Rewrite the diff so unidiff accepts it: file headers present, hunk counts recomputed from the body."""
+def _normalize(text: str, default_path: str | None, counted: list[bool] | None = None) -> str:
+    """Rewrite the diff so unidiff accepts it: file headers present, hunk counts recomputed from the body.
+    `counted` gets, hunk by hunk, whether the header's own counts agreed with the body."""
     lines = text.split("\n")
     out: list[str] = []
     hunk: list[str] | None = None
@@ -112,7 +116,10 @@ def _normalize(text: str, default_path: str | None) -> str:
     def flush() -> None:
         nonlocal hunk
         if hunk is not None:
-            out.extend(_hunk_text(header, hunk))
+            fixed = _hunk_text(header, hunk)
+            if counted is not None:
+                counted.append(_agrees(header, fixed[0]))
+            out.extend(fixed)
             hunk = None
 
     for i, line in enumerate(lines):
@@ -150,6 +157,14 @@ def _normalize(text: str, default_path: str | None) -> str:
         hunk.append(line)
     flush()
     return "\n".join(out) + "\n"
+
+
+def _agrees(given: str, recomputed: str) -> bool:
+    """Whether a hunk header's line counts are the ones its body has (an omitted count means 1)."""
+    mine, theirs = _HUNK_HEADER.match(given), _HUNK_HEADER.match(recomputed)
+    if not mine or not theirs or mine.group(1) is None:
+        return False
+    return (mine.group(2) or "1") == theirs.group(2) and (mine.group(4) or "1") == theirs.group(4)
 
 
 def _hunk_text(header: str, body: list[str]) -> list[str]:

@@ -1,7 +1,8 @@
 """Where each hunk of one file goes: on its own, by its line number, or by the order of the hunks around it.
 
 A model writes the hunks of one file in file order. When a hunk's old text matches several places, that order
-(or line numbers the other hunks confirm) picks one; what stays open refuses the whole edit.
+(or line numbers the other hunks confirm) picks one; failing both, a match exactly at the line number of a hunk
+whose header counts agree with its body (a diff a tool made); what stays open refuses the whole edit.
 """
 
 from __future__ import annotations
@@ -33,6 +34,13 @@ def place_all(name: str, text: str, edit: FileEdit) -> dict[int, list[Placement]
         except EditRefused as err:
             raise _refusal(name, number, edit, err) from None
     _place_in_order(text, edit, placed, unresolved)
+    for number in [n for n in unresolved if edit.hunks[n - 1].counted]:
+        # Nothing confirmed the line number, but the diff's counts are exact (a tool made it): a match exactly there wins.
+        try:
+            placed[number] = place(text, edit.hunks[number - 1], (edit.hunks[number - 1].at_line or 1) - 1)
+            del unresolved[number]
+        except EditRefused:
+            continue
     if unresolved:
         number = min(unresolved)
         raise _refusal(name, number, edit, unresolved[number])

@@ -24,6 +24,9 @@ class Hunk:
     whole_lines: bool = True
     at_line: int | None = None
     """1-based line the model believes the text starts at: a tie-breaker hint for diffs, the position for inserts."""
+    counted: bool = False
+    """The diff's hunk header gave line counts that agree with its body, as diffs a tool made do: then `at_line`
+    is trusted on its own to pick among several matches (see ordering)."""
 
 
 @dataclass(frozen=True)
