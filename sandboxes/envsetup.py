@@ -238,6 +238,7 @@ def _optional(box, plan: EnvPlan, installer: _Installer, clock: _Clock, result: 
                 return False
             progress(f"installing (optional, for the tests{f', as of {when}' if when else ''}): {', '.join(requirements)}")
             ran = box.run(installer.command(InstallStep("optional", result.editable, (), requirements), when), clock.left() - MIN_STEP_S, INSTALL_ENV)
+            _drop_cache(box)
             if ran.exit_code == 0 and not ran.timed_out:
                 return True
             reasons = reasons or (parse_failures(ran.output, "optional") if not ran.timed_out else [Failure(requirements[0], "timed out", "optional")])
@@ -265,7 +266,15 @@ def _droppable(failures: list[Failure], staged: Staged, requirements: list[str],
     return None
 
 
+def _drop_cache(box) -> None:
+    """The installer's cache, once what it held is in the environment: with the copies it keeps of every wheel, a
+    second environment (the newest versions' trial) and the tests' optional packages, pvlib's setup outgrew the
+    storage limit."""
+    box.run(f"rm -rf {INSTALL_ENV['UV_CACHE_DIR']}", 120, None)
+
+
 def _installed(box, step: InstallStep, as_of: str, left_out: list[str], result: SetupResult) -> None:
+    _drop_cache(box)
     result.level = step.level
     result.editable = step.editable
     result.installed = step.describe() + (f" (left out: {', '.join(left_out)})" if left_out else "")

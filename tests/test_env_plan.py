@@ -665,3 +665,33 @@ def test_an_optional_package_without_wheels_at_the_commits_date_is_tried_as_of_t
     result = run_setup(SetupContainer(run=run, put=lambda folder, tar: None), plan, io.BytesIO(b""), deadline=time.monotonic() + 600, progress=lambda line: None)
     assert result.resolved_as_of == "2020-12-01T00:00:00Z" and result.installed.endswith("; optional for the tests: tables"), result.installed
     assert ["2020-12-01" in c for c in optional] == [True, False] and "2021-04-06" in optional[1]
+
+
+def test_the_installers_cache_goes_once_its_packages_are_in_the_environment(tmp_path):
+    """pvlib-1395: wheels kept in the cache beside the environment, a second environment for the newest versions'
+    trial and the optional packages took the setup phase past its storage limit."""
+    import io
+    import time
+
+    from loopwright.sandboxes.base import ExecResult
+    from loopwright.sandboxes.envsetup import INSTALL_ENV, SetupContainer, run_setup
+
+    (tmp_path / "setup.py").write_text("from setuptools import setup\nsetup(name='solar', extras_require={'optional': ['tables']})\n")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "conftest.py").write_text("try:\n    import tables\nexcept ImportError:\n    tables = None\n")
+    commands: list[str] = []
+
+    def run(command: str, timeout_s: float, env) -> ExecResult:
+        commands.append(command)
+        if "uv --version" in command:
+            return ExecResult(0, "uv 0.9.1\n", 0.1)
+        if "sys.version_info" in command:
+            return ExecResult(0, "3.11.2\n", 0.1)
+        if "--collect-only" in command:
+            return ExecResult(0, "3 tests collected in 0.01s\n", 0.1)
+        return ExecResult(0, "", 0.1)
+
+    run_setup(SetupContainer(run=run, put=lambda folder, tar: None), make_plan(tmp_path, "3.11"), io.BytesIO(b""), deadline=time.monotonic() + 600, progress=lambda line: None)
+    installs = [i for i, c in enumerate(commands) if " pip install " in c and "--python" in c]
+    drops = [i for i, c in enumerate(commands) if c == f"rm -rf {INSTALL_ENV['UV_CACHE_DIR']}"]
+    assert len(installs) == 2 and all(any(d > i for d in drops) for i in installs), commands
