@@ -220,6 +220,8 @@ def _ladder(box, plan: EnvPlan, installer: _Installer, clock: _Clock, result: Se
                 continue
             result.failures += [failure for _, failure in earlier_failed] + failures
             break
+        else:
+            result.failures += [failure for _, failure in earlier_failed] + failures
         _stage(box, plan.staged)
 
 

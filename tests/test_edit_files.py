@@ -207,3 +207,14 @@ def test_a_pure_rename_moves_the_file_unchanged(tmp_path):
     [applied] = apply_edits(tmp_path, unified_diff(diff))
     assert (tmp_path / "new.txt").read_bytes() == b"same\r\n" and not (tmp_path / "old.txt").exists()
     assert applied.renamed_from == "old.txt"
+
+
+def test_a_change_to_a_path_the_same_diff_renamed_away_is_refused(tmp_path):
+    from loopwright.tools.editing.formats import unified_diff
+
+    write(tmp_path / "pkg" / "utility.py", b"def spline(x):\n    return x\n")
+    write(tmp_path / "pkg" / "__init__.py", b"from pkg import utility\n")
+    later = RENAME_DIFF + "--- a/pkg/utility.py\n+++ b/pkg/utility.py\n@@ -1,2 +1,2 @@\n def spline(x):\n-    return x\n+    return -x\n"
+    with pytest.raises(EditRefused, match="pkg/utility.py: the diff renames it away, then changes it there"):
+        apply_edits(tmp_path, unified_diff(later))
+    assert (tmp_path / "pkg" / "utility.py").read_bytes() == b"def spline(x):\n    return x\n" and not (tmp_path / "pkg" / "utils.py").exists()

@@ -11,18 +11,15 @@ Public: `BlobStore`.
 
 from __future__ import annotations
 
-import hashlib
 import tarfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from loopwright.repomap.changes import blob_id
+
 MAX_MEMBER_BYTES = 256 << 20
 """Larger files and members are not indexed (a mirror lacks files of a few MiB, not whole disks)."""
-
-
-def git_blob_id(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 class BlobStore:
@@ -39,12 +36,7 @@ class BlobStore:
         if where is None:
             return None
         data = _read(*where)
-        return data if data is not None and git_blob_id(data) == object_id else None
-
-    def __len__(self) -> int:
-        if self._index is None:
-            self._index = {blob: where for blob, where in self._scan()}
-        return len(self._index)
+        return data if data is not None and blob_id(data) == object_id else None
 
     def _scan(self) -> Iterator[tuple[str, tuple[Path, str]]]:
         for path in sorted(self.folder.rglob("*")):
@@ -53,7 +45,7 @@ class BlobStore:
             for member in _members(path):
                 data = _read(path, member)
                 if data is not None:
-                    yield git_blob_id(data), (path, member)
+                    yield blob_id(data), (path, member)
 
 
 def _members(path: Path) -> list[str]:

@@ -41,6 +41,8 @@ def apply_edits(root: Path, edits: Sequence[FileEdit], *, validate: bool = True,
         rel = relative(root, path)
         if edit.renamed_from is not None:
             state = _moved(root, path, rel, _resolve(root, edit.renamed_from), pending, moved)
+        elif path in moved:
+            raise EditRefused(f"{rel}: the diff renames it away, then changes it there")
         else:
             state = pending.get(path) or _load(root, path, rel, creating=edit.content is not None)
         state.after, stages = edit_text(rel, state.after, edit)

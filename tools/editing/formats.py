@@ -83,6 +83,8 @@ def unified_diff(text: str, default_path: str | None = None) -> list[FileEdit]:
             raise EditRefused(f"{path}: the diff deletes the file; delete files with a shell command instead")
         if patched.is_added_file:
             edits.append(FileEdit(path, content="".join(line.value for hunk in patched for line in hunk.target_lines())))
+            for _ in patched:
+                next(agreeing, None)  # keep the flags in step with the hunks
             continue
         hunks = tuple(
             Hunk(
@@ -104,7 +106,7 @@ def _strip_prefix(path: str) -> str:
     return path[2:] if path[:2] in ("a/", "b/") else path
 
 
-def _normalize(text: str, default_path: str | None, counted: list[bool] | None = None) -> str:
+def _normalize(text: str, default_path: str | None, counted: list[bool]) -> str:
     """Rewrite the diff so unidiff accepts it: file headers present, hunk counts recomputed from the body.
     `counted` gets, hunk by hunk, whether the header's own counts agreed with the body."""
     lines = text.split("\n")
@@ -117,8 +119,7 @@ def _normalize(text: str, default_path: str | None, counted: list[bool] | None =
         nonlocal hunk
         if hunk is not None:
             fixed = _hunk_text(header, hunk)
-            if counted is not None:
-                counted.append(_agrees(header, fixed[0]))
+            counted.append(_agrees(header, fixed[0]))
             out.extend(fixed)
             hunk = None
 
