@@ -361,36 +361,60 @@ def test_python_is_the_newest_current_at_the_commits_date():
     assert choose(have, hints, "3.13", "2021-03-01").candidate.version == "3.13"  # so does --python
 
 
-def test_the_setup_tries_the_commits_date_first_and_the_newest_versions_when_that_fails(tmp_path):
-    import io
+def fake_box(special=None, python: str = "3.11.2", collect: tuple[int, str] = (0, "3 tests collected in 0.01s\n")):
+    """A setup container answering as uv, the environment's Python and pytest's collection do, and every other
+    command with success; `special(command)` answers first where it returns an `ExecResult`. Also returns the list
+    of every command run, in order."""
+    from loopwright.sandboxes.base import ExecResult
+    from loopwright.sandboxes.envsetup import SetupContainer
+
+    commands: list[str] = []
+
+    def run(command: str, timeout_s: float, env) -> ExecResult:
+        commands.append(command)
+        answer = special(command) if special else None
+        if answer is not None:
+            return answer
+        if "uv --version" in command:
+            return ExecResult(0, "uv 0.9.1\n", 0.1)
+        if "sys.version_info" in command:
+            return ExecResult(0, python + "\n", 0.1)
+        if "--collect-only" in command:
+            return ExecResult(collect[0], collect[1], 0.1)
+        return ExecResult(0, "", 0.1)
+
+    return SetupContainer(run=run, put=lambda folder, tar: None), commands
+
+
+def setup_in(box, plan):
     import time
 
+    from loopwright.sandboxes.envsetup import run_setup
+
+    return run_setup(box, plan, io.BytesIO(b""), deadline=time.monotonic() + 600, progress=lambda line: None)
+
+
+def project_installs(commands: list[str]) -> list[str]:
+    return [c for c in commands if " pip install " in c and " -e " in c]
+
+
+def test_the_setup_tries_the_commits_date_first_and_the_newest_versions_when_that_fails(tmp_path):
     from loopwright.sandboxes.base import ExecResult
-    from loopwright.sandboxes.envsetup import SetupContainer, run_setup
 
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "1"\ndependencies = ["click"]\n[project.optional-dependencies]\ntest = ["pytest"]\n')
     (tmp_path / "demo").mkdir()
     (tmp_path / "demo" / "__init__.py").write_text("")
     plan = make_plan(tmp_path, "3.11", (), as_of="2021-04-01T00:00:00Z")
+    unsatisfiable = "  × No solution found when resolving dependencies:\n  ╰─▶ Because there is no version of click==8.3 and you require click==8.3, we can conclude that your requirements are unsatisfiable.\n"
 
     def setup(dated_fails: bool):
-        installs: list[str] = []
+        def special(command: str):
+            if dated_fails and " pip install " in command and " -e " in command and "--exclude-newer" in command:
+                return ExecResult(1, unsatisfiable, 0.1)
+            return None
 
-        def run(command: str, timeout_s: float, env) -> ExecResult:
-            if "uv --version" in command:
-                return ExecResult(0, "uv 0.9.1\n", 0.1)
-            if "sys.version_info" in command:
-                return ExecResult(0, "3.11.2\n", 0.1)
-            if " pip install " in command and " -e " in command:
-                installs.append(command)
-                if dated_fails and "--exclude-newer" in command:
-                    return ExecResult(1, "  × No solution found when resolving dependencies:\n  ╰─▶ Because there is no version of click==8.3 and you require click==8.3, we can conclude that your requirements are unsatisfiable.\n", 0.1)
-            if "--collect-only" in command:
-                return ExecResult(0, "3 tests collected in 0.01s\n", 0.1)
-            return ExecResult(0, "", 0.1)
-
-        box = SetupContainer(run=run, put=lambda folder, tar: None)
-        return run_setup(box, plan, io.BytesIO(b""), deadline=time.monotonic() + 600, progress=lambda line: None), installs
+        box, commands = fake_box(special)
+        return setup_in(box, plan), project_installs(commands)
 
     dated, installs = setup(dated_fails=False)
     assert dated.resolved_as_of == "2021-04-01T00:00:00Z" and dated.usable
@@ -414,11 +438,7 @@ def test_tox_upgrade_flags_and_installer_options_are_not_passed_on(tmp_path):
 def test_a_commit_older_than_its_python_tries_the_versions_that_had_wheels_for_it_before_the_newest(tmp_path):
     """pvlib at 2020-02 on Python 3.9: the numpy of its time has no 3.9 wheel and fails to build; the newest numpy
     (2.x) removed what the tests use. The versions of the first months of 3.9 install and still fit."""
-    import io
-    import time
-
     from loopwright.sandboxes.base import ExecResult
-    from loopwright.sandboxes.envsetup import SetupContainer, run_setup
     from loopwright.sandboxes.pyversions import settled
 
     assert settled((3, 9)) == "2021-04-06T00:00:00Z" and settled((2, 1)) == ""
@@ -427,23 +447,15 @@ def test_a_commit_older_than_its_python_tries_the_versions_that_had_wheels_for_i
     (tmp_path / "demo" / "__init__.py").write_text("")
     assert make_plan(tmp_path, "3.9", (), as_of="2022-01-01T00:00:00Z", as_of_python=settled((3, 9))).as_of_python == ""
     plan = make_plan(tmp_path, "3.9", (), as_of="2020-03-01T00:00:00Z", as_of_python=settled((3, 9)))
-    installs: list[str] = []
 
-    def run(command: str, timeout_s: float, env) -> ExecResult:
-        if "uv --version" in command:
-            return ExecResult(0, "uv 0.9.1\n", 0.1)
-        if "sys.version_info" in command:
-            return ExecResult(0, "3.9.2\n", 0.1)
-        if " pip install " in command and " -e " in command:
-            installs.append(command)
-            if "2020-03-01" in command:
-                return ExecResult(1, "  × Failed to build `numpy==1.18.1`\n  ╰─▶ NameError: name 'CCompiler' is not defined\n", 0.1)
-        if "--collect-only" in command:
-            return ExecResult(0, "3 tests collected in 0.01s\n", 0.1)
-        return ExecResult(0, "", 0.1)
+    def special(command: str):
+        if " pip install " in command and " -e " in command and "2020-03-01" in command:
+            return ExecResult(1, "  × Failed to build `numpy==1.18.1`\n  ╰─▶ NameError: name 'CCompiler' is not defined\n", 0.1)
+        return None
 
-    box = SetupContainer(run=run, put=lambda folder, tar: None)
-    result = run_setup(box, plan, io.BytesIO(b""), deadline=time.monotonic() + 600, progress=lambda line: None)
+    box, commands = fake_box(special, python="3.9.2")
+    result = setup_in(box, plan)
+    installs = project_installs(commands)
     assert result.usable and result.resolved_as_of == "2021-04-06T00:00:00Z" and not result.failures
     assert ["2020-03-01" in c for c in installs] == [True, False] and "--exclude-newer 2021-04-06T00:00:00Z" in installs[1]
     assert any(note.startswith("as of 2020-03-01T00:00:00Z: ") and "CCompiler" in note for note in result.notes), result.notes
@@ -452,33 +464,23 @@ def test_a_commit_older_than_its_python_tries_the_versions_that_had_wheels_for_i
 def test_the_newest_versions_replace_the_commits_only_when_fewer_modules_fail_to_collect(tmp_path):
     """sqlfluff at 2023-05: one module fails to collect either way, the newest versions collect more tests, and
     their click has dropped the `mix_stderr` the CLI tests use. The commit's versions stay."""
-    import io
-    import time
-
     from loopwright.sandboxes.base import ExecResult
-    from loopwright.sandboxes.envsetup import SetupContainer, run_setup
 
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "1"\ndependencies = ["click"]\n')
     plan = make_plan(tmp_path, "3.11", (), as_of="2023-06-01T00:00:00Z")
 
     def setup(newest_errors: int, newest_tests: int = 5):
-        installs: list[str] = []
+        commands: list[str] = []
 
-        def run(command: str, timeout_s: float, env) -> ExecResult:
-            if "uv --version" in command:
-                return ExecResult(0, "uv 0.9.1\n", 0.1)
-            if "sys.version_info" in command:
-                return ExecResult(0, "3.11.2\n", 0.1)
-            if " pip install " in command and " -e " in command:
-                installs.append(command)
+        def special(command: str):
             if "--collect-only" in command:
-                dated = "--exclude-newer" in installs[-1]
+                dated = "--exclude-newer" in project_installs(commands)[-1]
                 errors = 1 if dated else newest_errors
                 return ExecResult(2, f"{3 if dated else newest_tests} tests collected, {errors} error in 0.01s\n", 0.1)
-            return ExecResult(0, "", 0.1)
+            return None
 
-        box = SetupContainer(run=run, put=lambda folder, tar: None)
-        return run_setup(box, plan, io.BytesIO(b""), deadline=time.monotonic() + 600, progress=lambda line: None), installs
+        box, commands = fake_box(special)
+        return setup_in(box, plan), project_installs(commands)
 
     kept, installs = setup(newest_errors=1)
     assert kept.resolved_as_of == "2023-06-01T00:00:00Z" and kept.usable and kept.collected == 3
@@ -544,29 +546,12 @@ def test_collection_errors_from_module_names_that_clash_with_the_repositorys_fol
     only_clash = SQLFLUFF_COLLECTION.split("______ ERROR collecting test/core")[0] + "4862 tests collected, 1 error in 3.18s\n"
     assert local_clashes(only_clash) == 1 and local_clashes("3 tests collected in 0.01s") == 0
 
-    import io
-    import time
-
-    from loopwright.sandboxes.base import ExecResult
-    from loopwright.sandboxes.envsetup import SetupContainer, run_setup
-
-    installs: list[str] = []
-
-    def run(command: str, timeout_s: float, env) -> ExecResult:
-        if "uv --version" in command:
-            return ExecResult(0, "uv 0.9.1\n", 0.1)
-        if "sys.version_info" in command:
-            return ExecResult(0, "3.11.2\n", 0.1)
-        if " pip install " in command:
-            installs.append(command)
-        if "--collect-only" in command:
-            return ExecResult(2, only_clash, 0.1)
-        return ExecResult(0, "", 0.1)
-
     root = Path(tempfile.mkdtemp())
     (root / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "1"\n')
     plan = make_plan(root, "3.11", (), as_of="2022-07-01T00:00:00Z")
-    result = run_setup(SetupContainer(run=run, put=lambda folder, tar: None), plan, io.BytesIO(b""), deadline=time.monotonic() + 600, progress=lambda line: None)
+    box, commands = fake_box(collect=(2, only_clash))
+    result = setup_in(box, plan)
+    installs = [c for c in commands if " pip install " in c and "uv --version" not in c]  # not the installer's own
     assert result.usable and result.resolved_as_of and len(installs) == 1, installs  # newer versions were not tried
 
 
@@ -603,32 +588,20 @@ hint: This usually indicates a problem with the package or the build environment
 def test_a_project_that_fails_to_build_as_of_its_date_tries_the_same_date_with_the_newest_build_helpers(tmp_path):
     """pvlib at 2022-11: the newest setuptools-scm needs the packaging of 2023, and the newest versions of everything
     bring numpy 2, which the tests of that time cannot run on. The same date with a newer packaging for the build works."""
-    import io
-    import time
-
     from loopwright.sandboxes.base import ExecResult
-    from loopwright.sandboxes.envreport import parse_failures
-    from loopwright.sandboxes.envsetup import SetupContainer, run_setup
 
     assert [(f.what, f.reason.split(":")[0]) for f in parse_failures(BUILD_HELPER_FAILURE)] == [("the project", "build failed")]
     (tmp_path / "setup.py").write_text("from setuptools import setup\nsetup(name='pvlib', setup_requires=['setuptools_scm'])\n")
     plan = make_plan(tmp_path, "3.9", (), as_of="2022-12-01T00:00:00Z")
-    installs: list[str] = []
 
-    def run(command: str, timeout_s: float, env) -> ExecResult:
-        if "uv --version" in command:
-            return ExecResult(0, "uv 0.9.1\n", 0.1)
-        if "sys.version_info" in command:
-            return ExecResult(0, "3.9.2\n", 0.1)
-        if " pip install " in command and " -e " in command:
-            installs.append(command)
-            if "--exclude-newer-package packaging=" not in command:
-                return ExecResult(1, BUILD_HELPER_FAILURE, 0.1)
-        if "--collect-only" in command:
-            return ExecResult(0, "3 tests collected in 0.01s\n", 0.1)
-        return ExecResult(0, "", 0.1)
+    def special(command: str):
+        if " pip install " in command and " -e " in command and "--exclude-newer-package packaging=" not in command:
+            return ExecResult(1, BUILD_HELPER_FAILURE, 0.1)
+        return None
 
-    result = run_setup(SetupContainer(run=run, put=lambda folder, tar: None), plan, io.BytesIO(b""), deadline=time.monotonic() + 600, progress=lambda line: None)
+    box, commands = fake_box(special, python="3.9.2")
+    result = setup_in(box, plan)
+    installs = project_installs(commands)
     assert result.usable and result.resolved_as_of == "2022-12-01T00:00:00Z" and not result.failures, result.failures
     assert len(installs) == 2 and all("--exclude-newer 2022-12-01T00:00:00Z" in c for c in installs)
     assert any("with the newest packaging for building the project" in note for note in result.notes), result.notes
@@ -636,33 +609,22 @@ def test_a_project_that_fails_to_build_as_of_its_date_tries_the_same_date_with_t
 
 def test_an_optional_package_without_wheels_at_the_commits_date_is_tried_as_of_the_pythons_first_months(tmp_path):
     """pvlib at 2020-11 on Python 3.9: its dependencies install as of 2020-12, but `tables` had no 3.9 wheel yet."""
-    import io
-    import time
-
     from loopwright.sandboxes.base import ExecResult
-    from loopwright.sandboxes.envsetup import SetupContainer, run_setup
 
     (tmp_path / "setup.py").write_text("from setuptools import setup\nsetup(name='solar', extras_require={'optional': ['tables']})\n")
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "conftest.py").write_text("try:\n    import tables\nexcept ImportError:\n    tables = None\n")
     plan = make_plan(tmp_path, "3.9", (), as_of="2020-12-01T00:00:00Z", as_of_python="2021-04-06T00:00:00Z")
     assert plan.optional == ("tables",)
-    optional: list[str] = []
 
-    def run(command: str, timeout_s: float, env) -> ExecResult:
-        if "uv --version" in command:
-            return ExecResult(0, "uv 0.9.1\n", 0.1)
-        if "sys.version_info" in command:
-            return ExecResult(0, "3.9.2\n", 0.1)
-        if " pip install " in command and command.endswith(" tables"):
-            optional.append(command)
-            if "2020-12-01" in command:
-                return ExecResult(1, "error: Failed to build `numexpr==2.7.1`\n  cause: The build backend returned an error\n", 0.1)
-        if "--collect-only" in command:
-            return ExecResult(0, "3 tests collected in 0.01s\n", 0.1)
-        return ExecResult(0, "", 0.1)
+    def special(command: str):
+        if " pip install " in command and command.endswith(" tables") and "2020-12-01" in command:
+            return ExecResult(1, "error: Failed to build `numexpr==2.7.1`\n  cause: The build backend returned an error\n", 0.1)
+        return None
 
-    result = run_setup(SetupContainer(run=run, put=lambda folder, tar: None), plan, io.BytesIO(b""), deadline=time.monotonic() + 600, progress=lambda line: None)
+    box, commands = fake_box(special, python="3.9.2")
+    result = setup_in(box, plan)
+    optional = [c for c in commands if " pip install " in c and c.endswith(" tables")]
     assert result.resolved_as_of == "2020-12-01T00:00:00Z" and result.installed.endswith("; optional for the tests: tables"), result.installed
     assert ["2020-12-01" in c for c in optional] == [True, False] and "2021-04-06" in optional[1]
 
@@ -670,28 +632,13 @@ def test_an_optional_package_without_wheels_at_the_commits_date_is_tried_as_of_t
 def test_the_installers_cache_goes_once_its_packages_are_in_the_environment(tmp_path):
     """pvlib-1395: wheels kept in the cache beside the environment, a second environment for the newest versions'
     trial and the optional packages took the setup phase past its storage limit."""
-    import io
-    import time
-
-    from loopwright.sandboxes.base import ExecResult
-    from loopwright.sandboxes.envsetup import INSTALL_ENV, SetupContainer, run_setup
+    from loopwright.sandboxes.envsetup import INSTALL_ENV
 
     (tmp_path / "setup.py").write_text("from setuptools import setup\nsetup(name='solar', extras_require={'optional': ['tables']})\n")
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "conftest.py").write_text("try:\n    import tables\nexcept ImportError:\n    tables = None\n")
-    commands: list[str] = []
-
-    def run(command: str, timeout_s: float, env) -> ExecResult:
-        commands.append(command)
-        if "uv --version" in command:
-            return ExecResult(0, "uv 0.9.1\n", 0.1)
-        if "sys.version_info" in command:
-            return ExecResult(0, "3.11.2\n", 0.1)
-        if "--collect-only" in command:
-            return ExecResult(0, "3 tests collected in 0.01s\n", 0.1)
-        return ExecResult(0, "", 0.1)
-
-    run_setup(SetupContainer(run=run, put=lambda folder, tar: None), make_plan(tmp_path, "3.11"), io.BytesIO(b""), deadline=time.monotonic() + 600, progress=lambda line: None)
+    box, commands = fake_box()
+    setup_in(box, make_plan(tmp_path, "3.11"))
     installs = [i for i, c in enumerate(commands) if " pip install " in c and "--python" in c]
     drops = [i for i, c in enumerate(commands) if c == f"rm -rf {INSTALL_ENV['UV_CACHE_DIR']}"]
     assert len(installs) == 2 and all(any(d > i for d in drops) for i in installs), commands
