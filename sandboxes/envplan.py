@@ -20,6 +20,7 @@ from pathlib import Path
 from loopwright.sandboxes import hostfs
 from loopwright.sandboxes.deps import RequirementFile, Staged, ToxEnv, choose_files, find_requirement_files, read_tox, requirement_name, stage
 from loopwright.sandboxes.project import MANIFEST_BYTES, Project, normalize, read_project, source_roots, top_level_packages
+from loopwright.sandboxes.ciinstalls import ci_installs, git_source
 from loopwright.sandboxes.testimports import optional_imports
 
 RECIPE_VERSION = "6"
@@ -162,6 +163,11 @@ def make_plan(root: Path, python: str = "", setup_commands: tuple[str, ...] = ()
     optional = optional_imports(root, project, packages, asked)
     for needed in optional:
         decisions.append(f"adds {needed.requirement} if it installs: the tests import {needed.name} where it may be missing ({needed.where}); {needed.source}")
+    from_ci = ci_installs(root, asked | {requirement_name(n.requirement) or "" for n in optional}, own)
+    for item in from_ci:
+        source = git_source(item.requirement)
+        stand_in = f"; where that repository cannot be fetched, the index's {source.release} if it names {source.home} as its home" if source else ""
+        decisions.append(f"adds {item.requirement} if it installs: the project's CI installs it before running the tests ({item.where}){stand_in}")
     return EnvPlan(
         project=project,
         steps=steps,
@@ -174,7 +180,7 @@ def make_plan(root: Path, python: str = "", setup_commands: tuple[str, ...] = ()
         defining=_defining(root, [f.path for f in files] + list(staged.lines)),
         as_of=as_of,
         as_of_python=as_of_python if as_of and as_of_python > as_of else "",
-        optional=tuple(needed.requirement for needed in optional),
+        optional=tuple(needed.requirement for needed in optional) + tuple(item.requirement for item in from_ci),
     )
 
 

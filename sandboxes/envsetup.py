@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from loopwright.sandboxes.base import ExecResult
+from loopwright.sandboxes.ciinstalls import GitSource, git_source
 from loopwright.sandboxes.deps import Staged, requirement_name
 from loopwright.sandboxes.envplan import NOTHING, EnvPlan, InstallStep
 from loopwright.sandboxes.envreport import CommandRun, Failure, one_line, parse_failures
@@ -158,6 +159,11 @@ class _Installer:
             return cls(one_line(got.output.strip().splitlines()[-1]), f"{TOOLS}/bin/uv pip install --python {VENV}/bin/python", True)
         return cls("pip", f"{VENV}/bin/python -m pip install", False)
 
+    def uninstall(self, name: str) -> str:
+        if self.dates:
+            return f"{TOOLS}/bin/uv pip uninstall --python {VENV}/bin/python {shlex.quote(name)}"
+        return f"{VENV}/bin/python -m pip uninstall -y -q {shlex.quote(name)}"
+
     def command(self, step: InstallStep, exclude_newer: str, helpers_too: bool = False) -> str:
         words = [self.program]
         if exclude_newer:
@@ -249,8 +255,35 @@ def _optional(box, plan: EnvPlan, installer: _Installer, clock: _Clock, result: 
         return False
 
     added = list(plan.optional) if install(plan.optional) else [r for r in plan.optional if len(plan.optional) > 1 and install((r,))]
+    for requirement in plan.optional:
+        source = git_source(requirement)
+        if requirement not in added and source and _stand_in(box, source, installer, clock, result, progress):
+            added.append(source.release)
     if added:
         result.installed += f"; optional for the tests: {', '.join(added)}"
+
+
+def _stand_in(box, source: GitSource, installer: _Installer, clock: _Clock, result: SetupResult, progress) -> bool:
+    """The index's newest release in place of a GitHub repository that could not be fetched, kept only when its
+    metadata names that repository as its home (a package of the same name from someone else goes again)."""
+    if clock.left() < MIN_STEP_S * 2:
+        return False
+    progress(f"installing {source.release} from the package index in place of {source.url}")
+    ran = box.run(installer.command(InstallStep("optional", result.editable, (), (source.release,)), ""), clock.left() - MIN_STEP_S, INSTALL_ENV)
+    _drop_cache(box)
+    if ran.exit_code != 0 or ran.timed_out:
+        result.notes.append(f"{source.release} (for {source.url}) not installed from the package index either")
+        return False
+    urls = box.run(f"{VENV}/bin/python -c {shlex.quote(_PACKAGE_URLS)} {shlex.quote(source.release)}", 60, None)
+    if source.home in urls.output.lower():
+        result.notes.append(f"{source.url} could not be fetched; the index's {source.release} names {source.home} as its home and stands in")
+        return True
+    box.run(installer.uninstall(source.release), 120, INSTALL_ENV)
+    result.notes.append(f"{source.url} could not be fetched, and the index's {source.release} does not name {source.home} as its home: left out")
+    return False
+
+
+_PACKAGE_URLS = "import importlib.metadata as m, sys; d = m.metadata(sys.argv[1]); print(*(d.get_all('Project-URL') or []), d.get('Home-page') or '')"
 
 
 def _tried(date: str) -> str:

@@ -642,3 +642,77 @@ def test_the_installers_cache_goes_once_its_packages_are_in_the_environment(tmp_
     installs = [i for i, c in enumerate(commands) if " pip install " in c and "--python" in c]
     drops = [i for i, c in enumerate(commands) if c == f"rm -rf {INSTALL_ENV['UV_CACHE_DIR']}"]
     assert len(installs) == 2 and all(any(d > i for d in drops) for i in installs), commands
+
+
+PYDICOM_WORKFLOW = """\
+name: unit-tests
+on: [push]
+jobs:
+  lint:
+    runs-on: ubuntu-latest
+    steps:
+    - run: python -m pip install flake8
+    - run: flake8 .
+  test:
+    runs-on: ubuntu-latest
+    steps:
+    - uses: actions/checkout@v2
+    - name: Initial test environment setup
+      run: |
+        python -m pip install -U pip # a newer pip
+        python -m pip install -e . && python -m pip install pytest pytest-cov
+        pip install -r requirements-ci.txt $EXTRA "${{ matrix.extra }}" ./local-plugin
+    - run: pytest
+    - name: Install the JPEG plugins
+      if: ${{ matrix.jpeg == 'yes' }}
+      run: python -m pip install pylibjpeg
+    - name: Test external sources using pydicom-data
+      run: |
+        python -m pip install git+https://github.com/pydicom/pydicom-data
+        pytest pydicom/tests/test_data_manager.py
+"""
+
+
+def test_packages_the_projects_ci_installs_for_its_tests_are_added(tmp_path):
+    """pydicom 2: its tests find their data through the pydicom-data package its CI installs from GitHub; without it
+    each test module tried to download files, and the agent phase has no network."""
+    (tmp_path / "setup.py").write_text("from setuptools import setup\nsetup(name='pydicom', tests_require=['pytest'])\n")
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    (tmp_path / ".github" / "workflows" / "pythonpackage.yml").write_text(PYDICOM_WORKFLOW)
+    (tmp_path / ".github" / "workflows" / "broken.yml").write_text("jobs: [\n")
+    plan = make_plan(tmp_path, "3.11")
+    assert plan.optional == ("pytest-cov", "git+https://github.com/pydicom/pydicom-data")
+    assert any(
+        d.startswith("adds git+https://github.com/pydicom/pydicom-data if it installs: the project's CI installs it before running the tests (.github/workflows/pythonpackage.yml); where that repository cannot be fetched, the index's pydicom-data")
+        for d in plan.decisions
+    ), plan.decisions
+
+
+def test_a_github_requirement_that_cannot_be_fetched_is_replaced_by_the_release_that_names_it_as_home(tmp_path):
+    from loopwright.sandboxes.base import ExecResult
+
+    (tmp_path / "setup.py").write_text("from setuptools import setup\nsetup(name='pydicom', tests_require=['pytest'])\n")
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    (tmp_path / ".github" / "workflows" / "pythonpackage.yml").write_text(PYDICOM_WORKFLOW)
+    plan = make_plan(tmp_path, "3.11", (), as_of="2021-08-01T00:00:00Z")
+
+    def setup(home: str):
+        def special(command: str):
+            if " pip install " in command and "git+https://" in command:
+                return ExecResult(1, "error: Git operation failed\n  Caused by: Could not resolve host: github.com\n", 0.1)
+            if "importlib.metadata" in command:
+                return ExecResult(0, f"Homepage, {home} https://pydicom.github.io\n", 0.1)
+            return None
+
+        box, commands = fake_box(special)
+        return setup_in(box, plan), commands
+
+    result, commands = setup("https://github.com/pydicom/pydicom-data")
+    stand_in = [c for c in commands if c.endswith(" pydicom-data") and " pip install " in c]
+    assert len(stand_in) == 1 and "--exclude-newer" not in stand_in[0]  # the newest release, as CI gets the newest state
+    assert result.installed.endswith("; optional for the tests: pytest-cov, pydicom-data"), result.installed
+    assert any("names github.com/pydicom/pydicom-data as its home and stands in" in note for note in result.notes), result.notes
+    result, commands = setup("https://github.com/someone-else/pydicom-data")
+    assert any(" pip uninstall " in c and c.endswith(" pydicom-data") for c in commands)
+    assert result.installed.endswith("; optional for the tests: pytest-cov"), result.installed
+    assert any("does not name github.com/pydicom/pydicom-data as its home: left out" in note for note in result.notes), result.notes
