@@ -360,3 +360,28 @@ def test_ids_pytest_cannot_be_handed_select_their_test_function():
 
     ids = ["t.py::test_url[http://[::1]:80]", "t.py::test_url[plain]", "t.py::test_words[two", "t.py::K::test_x[a-b]"]
     assert selectors(ids) == ["t.py::test_url", "t.py::test_url[plain]", "t.py::test_words", "t.py::K::test_x[a-b]"]
+
+
+def test_ids_with_the_absolute_paths_of_the_machine_that_made_them_are_read_from_the_sandboxs_copy(tmp_path):
+    """pydicom's tests are parametrized by data file paths; SWE-bench's ids name the folder its repository was in
+    (`[/n/fs/p-swe-bench/temp/tmpqcg17m39/pydicom__pydicom__2.1/pydicom/data/test_files/x.dcm-data0]`)."""
+    from loopwright.bench.testrun import run_tests
+    from loopwright.sandboxes.local import LocalSandbox
+    from loopwright.tools.base import ToolContext
+
+    repo = make_repo(
+        tmp_path / "repo",
+        {
+            "tests/data/a.txt": "ok\n",
+            "tests/data/b.txt": "bad\n",
+            "tests/test_files.py": (
+                "import os\nimport pytest\n\nHERE = os.path.dirname(os.path.abspath(__file__))\n\n\n"
+                "@pytest.mark.parametrize('path', [os.path.join(HERE, 'data', n) for n in ('a.txt', 'b.txt')])\n"
+                "def test_reads(path):\n    assert open(path).read() == 'ok\\n'\n"
+            ),
+        },
+    )
+    made_elsewhere = [f"tests/test_files.py::test_reads[/n/fs/bench/tmpq1/proj__proj__1.0/tests/data/{n}]" for n in ("a.txt", "b.txt")]
+    with LocalSandbox(repo) as box:
+        outcomes = run_tests(ToolContext(root=repo, sandbox=box, test_command="python -m pytest -q"), made_elsewhere)
+    assert outcomes.outcomes == dict(zip(made_elsewhere, ("passed", "failed"))), (outcomes.outcomes, outcomes.note)

@@ -10,6 +10,10 @@ begins.
 
 An id whose parameter holds `::` cannot be named on pytest's command line (pytest splits the argument there), so it
 also selects its whole test function; its outcome is still read by its own id.
+
+An id whose parameter holds an absolute path (pydicom's tests are parametrized by data file paths) names the
+folder the repository was in on the machine that made the task list. It selects its whole test function, and
+stands for the test whose id differs only there: the same path under the sandbox's copy of the repository.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ PASSING = frozenset({PASSED, "xfailed"})
 """Outcomes that count as a pass, as in the SWE-bench harness."""
 _EXCEPTION = re.compile(r"^\s*(?:E\s+)?((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception): .*)$", re.M)
 _RUNNER_ERROR = re.compile(r"^(ERROR: .*|.*\bno tests ran\b.*|.*\bnot found: .*)$", re.M)
+_ABSOLUTE_PATH = re.compile(r"(?:^|[^\w./])/[\w.+-]+/[\w.+-]")
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,7 @@ class Outcomes:
 def run_tests(ctx: ToolContext, test_ids: Sequence[str]) -> Outcomes:
     started = time.monotonic()
     report = run_test_command(ctx, " ".join(shlex.quote(s) for s in selectors(test_ids)))
-    return read_report(report, test_ids, time.monotonic() - started)
+    return read_report(report, test_ids, time.monotonic() - started, getattr(ctx.sandbox, "workdir", ""))
 
 
 def selectors(test_ids: Sequence[str]) -> list[str]:
@@ -74,18 +79,32 @@ def selectors(test_ids: Sequence[str]) -> list[str]:
 
 
 def nameable(test_id: str) -> bool:
-    return not truncated(test_id) and "::" not in test_id.partition("[")[2]
+    parameter = test_id.partition("[")[2]
+    return not truncated(test_id) and "::" not in parameter and not _ABSOLUTE_PATH.search(parameter)
+
+
+def located(test_id: str, reported: str, workdir: str) -> bool:
+    """Whether `reported` is `test_id` with the absolute paths in its parameter under `workdir` instead of the
+    folder the repository had where the id was made."""
+    if not workdir or "[" not in test_id or test_id.partition("[")[0] != reported.partition("[")[0]:
+        return False
+    prefix = workdir.rstrip("/") + "/"
+    pieces = reported.partition("[")[2].split(prefix)
+    if len(pieces) < 2:
+        return False
+    pattern = "(?:/[^/\\[\\]]+)*/".join(re.escape(piece) for piece in pieces)
+    return re.fullmatch(pattern, test_id.partition("[")[2]) is not None
 
 
 def truncated(test_id: str) -> bool:
     return test_id.count("[") > test_id.count("]")
 
 
-def read_report(report: TestReport, test_ids: Sequence[str], duration_s: float = 0.0) -> Outcomes:
+def read_report(report: TestReport, test_ids: Sequence[str], duration_s: float = 0.0, workdir: str = "") -> Outcomes:
     structured = bool(getattr(report, "structured", False))
     errors = {e.node_id: _first_line(e.cause) for e in getattr(report, "collection_errors", ())}
     if structured:
-        outcomes = {test_id: _structured(test_id, report.outcomes, errors) for test_id in test_ids}
+        outcomes = {test_id: _structured(test_id, report.outcomes, errors, workdir) for test_id in test_ids}
     else:
         outcomes = _from_failures(report, test_ids)
     messages: dict[str, str] = {}
@@ -124,9 +143,12 @@ def why_not_run(report: TestReport, collection_errors: Mapping[str, str] | None 
     return prefix + (f": {line[:240]}" if line else "")
 
 
-def _structured(test_id: str, per_test: Mapping[str, str], collection_errors: Mapping[str, str]) -> str:
+def _structured(test_id: str, per_test: Mapping[str, str], collection_errors: Mapping[str, str], workdir: str = "") -> str:
     if test_id in per_test:
         return per_test[test_id]
+    moved = next((outcome for node, outcome in per_test.items() if located(test_id, node, workdir)), None)
+    if moved is not None:
+        return moved
     if truncated(test_id):
         found = [outcome for node, outcome in per_test.items() if node.startswith(test_id)]
         if found:
