@@ -385,3 +385,17 @@ def test_ids_with_the_absolute_paths_of_the_machine_that_made_them_are_read_from
     with LocalSandbox(repo) as box:
         outcomes = run_tests(ToolContext(root=repo, sandbox=box, test_command="python -m pytest -q"), made_elsewhere)
     assert outcomes.outcomes == dict(zip(made_elsewhere, ("passed", "failed"))), (outcomes.outcomes, outcomes.note)
+
+
+def test_ids_with_escaped_control_characters_match_a_pytest_that_puts_the_characters_themselves(tmp_path):
+    """pydicom-866: SWE-bench lists `test_unpack[\\x10-output6]`; the pytest 3.5 its commit pins writes the byte
+    itself into the id, so the escaped id selected nothing and read nothing."""
+    from loopwright.bench.testrun import escaped, read_report, selectors
+    from loopwright.tools.testreport import TestReport
+
+    listed = "t.py::test_unpack[\\x10-output6]"
+    assert selectors([listed, "t.py::test_unpack[-output0]"]) == ["t.py::test_unpack", "t.py::test_unpack[-output0]"]
+    assert escaped("t.py::test_unpack[\x10\t-output6]") == "t.py::test_unpack[\\x10\\t-output6]"
+    outcomes = {"t.py::test_unpack[\x10-output6]": "failed", "t.py::test_unpack[-output0]": "passed"}
+    report = TestReport(exit_code=1, command="pytest", counts={"passed": 1, "failed": 1}, outcomes=outcomes, collected=2, structured=True)
+    assert read_report(report, [listed]).outcomes == {listed: "failed"}

@@ -11,6 +11,10 @@ begins.
 An id whose parameter holds `::` cannot be named on pytest's command line (pytest splits the argument there), so it
 also selects its whole test function; its outcome is still read by its own id.
 
+An id whose parameter shows a control character as an escape (`test_unpack[\\x10-output6]`) was made by a pytest
+that escapes them; older ones put the character itself in the id. It selects its whole test function, and stands
+for the test whose id is the same once control characters are escaped.
+
 An id whose parameter holds an absolute path (pydicom's tests are parametrized by data file paths) names the
 folder the repository was in on the machine that made the task list. It selects its whole test function, and
 stands for the test whose id differs only there: the same path under the sandbox's copy of the repository.
@@ -33,6 +37,7 @@ PASSING = frozenset({PASSED, "xfailed"})
 """Outcomes that count as a pass, as in the SWE-bench harness."""
 _EXCEPTION = re.compile(r"^\s*(?:E\s+)?((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception): .*)$", re.M)
 _RUNNER_ERROR = re.compile(r"^(ERROR: .*|.*\bno tests ran\b.*|.*\bnot found: .*)$", re.M)
+_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 _ABSOLUTE_PATH = re.compile(r"(?:^|[^\w./])/[\w.+-]+/[\w.+-]")
 
 
@@ -80,7 +85,12 @@ def selectors(test_ids: Sequence[str]) -> list[str]:
 
 def nameable(test_id: str) -> bool:
     parameter = test_id.partition("[")[2]
-    return not truncated(test_id) and "::" not in parameter and not _ABSOLUTE_PATH.search(parameter)
+    return not truncated(test_id) and "::" not in parameter and "\\" not in parameter and not _ABSOLUTE_PATH.search(parameter)
+
+
+def escaped(test_id: str) -> str:
+    """The id as a pytest that escapes control characters writes it."""
+    return "".join(_ESCAPES.get(c, f"\\x{ord(c):02x}") if ord(c) < 0x20 or ord(c) == 0x7F else c for c in test_id)
 
 
 def located(test_id: str, reported: str, workdir: str) -> bool:
@@ -146,7 +156,7 @@ def why_not_run(report: TestReport, collection_errors: Mapping[str, str] | None 
 def _structured(test_id: str, per_test: Mapping[str, str], collection_errors: Mapping[str, str], workdir: str = "") -> str:
     if test_id in per_test:
         return per_test[test_id]
-    moved = next((outcome for node, outcome in per_test.items() if located(test_id, node, workdir)), None)
+    moved = next((outcome for node, outcome in per_test.items() if escaped(node) == test_id or located(test_id, node, workdir)), None)
     if moved is not None:
         return moved
     if truncated(test_id):
