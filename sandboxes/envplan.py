@@ -164,10 +164,10 @@ def make_plan(root: Path, python: str = "", setup_commands: tuple[str, ...] = ()
     for needed in optional:
         decisions.append(f"adds {needed.requirement} if it installs: the tests import {needed.name} where it may be missing ({needed.where}); {needed.source}")
     from_ci = ci_installs(root, asked | {requirement_name(n.requirement) or "" for n in optional}, own)
-    for item in from_ci:
-        source = git_source(item.requirement)
+    for ci in from_ci:
+        source = git_source(ci.requirement)
         stand_in = f"; where that repository cannot be fetched, the index's {source.release} if it names {source.home} as its home" if source else ""
-        decisions.append(f"adds {item.requirement} if it installs: the project's CI installs it before running the tests ({item.where}){stand_in}")
+        decisions.append(f"adds {ci.requirement} if it installs: the project's CI installs it before running the tests ({ci.where}){stand_in}")
     return EnvPlan(
         project=project,
         steps=steps,
@@ -180,7 +180,7 @@ def make_plan(root: Path, python: str = "", setup_commands: tuple[str, ...] = ()
         defining=_defining(root, [f.path for f in files] + list(staged.lines)),
         as_of=as_of,
         as_of_python=as_of_python if as_of and as_of_python > as_of else "",
-        optional=tuple(needed.requirement for needed in optional) + tuple(item.requirement for item in from_ci),
+        optional=tuple(needed.requirement for needed in optional) + tuple(ci.requirement for ci in from_ci),
     )
 
 
