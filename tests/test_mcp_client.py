@@ -307,3 +307,38 @@ def test_a_streamable_http_server_gets_its_headers_and_answers(tmp_path: Path, h
         assert started.statuses["wrong"].line() == "MCP server wrong: failed: the server answered with an error: Not Found"
         assert started.call("web", "header", {"name": "Authorization"}).text == "Bearer for-the-server"
         assert json.loads(started.call("web", "echo", {"text": "over http"}).text)["echo"] == "over http"
+
+
+# -- the PR bot ---------------------------------------------------------------------------------------
+
+
+def test_the_pr_bot_runs_only_the_base_branchs_servers(tmp_path: Path):
+    from tests.test_github_action import FakeGitHub, handle_event, make_remote, pr_comment, serve_pull, trajectory
+
+    def server(name: str, marker: Path) -> str:
+        return f'[mcp_servers.{name}]\ncommand = {json.dumps(sys.executable)}\nargs = [{json.dumps(FAKE)}, "--marker", {json.dumps(str(marker))}]\n'
+
+    trusted, planted, replaced = tmp_path / "trusted.pid", tmp_path / "planted.pid", tmp_path / "replaced.pid"
+    head_config = server("evil", planted) + server("base", replaced)  # a server of its own, and the base's redefined
+    remote = make_remote(tmp_path, base_config=server("base", trusted), head_files={"loopwright.toml": head_config, "README.md": "hi\n"})
+    github = FakeGitHub().start()
+    try:
+        serve_pull(github, remote)
+        turns = [call("evil__echo", text="x"), call("base__echo", text="from the base"), call("submit", summary="done")]
+        proc = handle_event(tmp_path, github, pr_comment("@loopwright use the server"), "issue_comment", turns)
+    finally:
+        github.stop()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert trusted.exists() and not planted.exists() and not replaced.exists()
+    unknown, used, _ = [m["content"] for m in trajectory(tmp_path)["messages"] if m["role"] == "tool"]
+    assert "unknown tool 'evil__echo'" in unknown and "base__echo" in unknown
+    assert "from the base" in used
+
+
+def test_the_pr_bot_starts_no_server_by_default_and_never_in_the_checkout(tmp_path: Path):
+    from loopwright.github.settings import ActionSettingsError, load as load_action
+
+    assert load_action({}, "").run_config().mcp_servers == {}
+    assert load_action({}, '[mcp_servers.docs]\ncommand = "docs"\n').run_config().mcp_servers["docs"].cwd == "/"
+    with pytest.raises(ActionSettingsError, match="would be inside the pull request's checkout"):
+        load_action({}, '[mcp_servers.docs]\ncommand = "docs"\ncwd = "tools"\n')
