@@ -181,7 +181,7 @@ def start_servers(servers: Mapping[str, McpServer], root: Path) -> Iterator[McpS
         try:
             for name, spec in servers.items():
                 if spec.enabled:
-                    connection = _Connection(spec, open(Path(logs) / f"{name}.stderr", "w+b"))  # noqa: SIM115 - closed below
+                    connection = _Connection(spec, open(Path(logs) / f"{name}.stderr", "w+b"))
                     hub._connections[name] = connection
                     connection.life = portal.start_task_soon(hub._serve, name, connection)
             for name, spec in servers.items():

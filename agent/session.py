@@ -203,8 +203,9 @@ def build_session(
     mcp_context = nullcontext(None) if tools is not None or not config.mcp_servers else start_servers(config.mcp_servers, root)
     with box_context as box, mcp_context as servers:
         mcp = list(servers.statuses.values()) if servers is not None else []
-        for line in [status.line() for status in mcp] if progress is not None else []:
-            progress(line)
+        if progress is not None:
+            for status in mcp:
+                progress(status.line())
         ctx = tool_context(root, box, config)
         agent = Agent(
             model,

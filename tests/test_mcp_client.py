@@ -286,7 +286,7 @@ def free_port() -> int:
 @pytest.fixture
 def http_server(tmp_path: Path):
     port = free_port()
-    log = open(tmp_path / "http.log", "wb")  # noqa: SIM115 - closed below
+    log = open(tmp_path / "http.log", "wb")
     process = subprocess.Popen([sys.executable, FAKE, "--http", str(port)], stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
