@@ -144,7 +144,8 @@ class McpServers:
         try:
             with anyio.CancelScope(deadline=anyio.current_time() + spec.start_timeout_s) as scope:
                 async with AsyncExitStack() as stack:
-                    client = await stack.enter_async_context(Client(self._transport(spec, connection.stderr, stack), mode="legacy"))
+                    transport = await self._transport(spec, connection.stderr, stack)
+                    client = await stack.enter_async_context(Client(transport, mode="legacy"))
                     tools = await _list_tools(client)
                     scope.deadline = math.inf
                     connection.client = client
@@ -156,9 +157,11 @@ class McpServers:
             if not connection.ready.done():
                 connection.ready.set_exception(exc)
 
-    def _transport(self, spec: McpServer, stderr: IO[bytes], stack: AsyncExitStack) -> Any:
+    async def _transport(self, spec: McpServer, stderr: IO[bytes], stack: AsyncExitStack) -> Any:
+        """The SDK's transport for `spec`; the HTTP client it is given is closed with `stack`."""
         if spec.url is not None:
-            http = create_mcp_http_client(headers={key: value.get_secret_value() for key, value in spec.headers.items()})
+            headers = {key: value.get_secret_value() for key, value in spec.headers.items()}
+            http = await stack.enter_async_context(create_mcp_http_client(headers=headers))
             return streamable_http_client(spec.url, http_client=http)
         cwd = self._root / (spec.cwd or ".")
         if not cwd.is_dir():
