@@ -104,6 +104,18 @@ def show_config(
         table.add_row(key, escape(value), escape(source))
     out.print(table)
     out.print(f"[dim]files: {user_config_path()} (user), {root / 'loopwright.toml'} (repository); environment: LOOPWRIGHT_<SETTING>[/]", highlight=False)
+    if settings.config.mcp_servers:
+        _show_servers(root, settings.config)
+
+
+def _show_servers(root: Path, config: RunConfig) -> None:
+    """Start each MCP server as a session would, and say what became of it and which tools it offers."""
+    from loopwright.mcpclient import start_servers
+    from loopwright.mcptools import server_tools
+    from loopwright.ui.render import print_servers
+
+    with start_servers(config.mcp_servers, root) as servers:
+        print_servers(out, servers.statuses.values(), server_tools(servers))
 
 
 @init_app.command("vscode")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from loopwright.sandboxes.storage import parse_size
 
@@ -80,6 +80,68 @@ class SandboxSettings(BaseModel):
         return [value] if isinstance(value, str) else value
 
 
+SERVER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
+"""A server's name: it prefixes its tools' names, which model APIs limit to letters, digits, `_` and `-`."""
+
+
+class McpServer(BaseModel):
+    """An MCP server whose tools join the session's: a command started on this machine, outside the sandbox,
+    that speaks MCP on its stdin and stdout, or a streamable HTTP endpoint."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    command: str | None = None
+    """Program to start (found on PATH, or a path relative to `cwd`)."""
+    args: list[str] = Field(default_factory=list)
+    """Its arguments."""
+    env: dict[str, SecretStr] = Field(default_factory=dict)
+    """Variables for the command, over a minimal environment (HOME, LOGNAME, PATH, SHELL, TERM, USER): nothing
+    else of loopwright's environment, such as API keys, reaches a server unless named here."""
+    cwd: str | None = None
+    """Folder the command starts in, relative to the repository; default: the repository's root."""
+    url: str | None = None
+    """Streamable HTTP endpoint, such as `http://127.0.0.1:8000/mcp`."""
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
+    """HTTP headers sent with every request to `url`, such as `Authorization`."""
+    start_timeout_s: float = Field(30.0, gt=0)
+    """Seconds the server has to start, answer the handshake and list its tools; past them it is stopped and
+    the session goes on without it."""
+    call_timeout_s: float = Field(120.0, gt=0)
+    """Seconds one tool call may take; past them the call fails and the model is told so."""
+    enabled: bool = True
+    """False keeps the server's definition without starting it."""
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServer:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("give exactly one of `command` (a program speaking MCP on stdio) or `url` (streamable HTTP)")
+        if self.url is not None:
+            if not re.match(r"https?://[^/\s]+", self.url):
+                raise ValueError(f"url {self.url!r} is not an http:// or https:// address")
+            if self.args or self.env or self.cwd is not None:
+                raise ValueError("`args`, `env` and `cwd` go with `command`, not with `url`")
+        elif self.headers:
+            raise ValueError("`headers` go with `url`, not with `command`")
+        elif not self.command or not self.command.strip():
+            raise ValueError("`command` is empty")
+        return self
+
+    def summary(self) -> str:
+        """One line for a person: what runs or where it connects; the values of variables and headers stay hidden."""
+        if self.url is not None:
+            shown = self.url + (f" (headers: {', '.join(self.headers)})" if self.headers else "")
+        else:
+            shown = " ".join([self.command or "", *self.args]) + (f" (env: {', '.join(self.env)})" if self.env else "")
+        return shown if self.enabled else f"{shown} [disabled]"
+
+
+def check_server_names(servers: dict[str, McpServer]) -> dict[str, McpServer]:
+    for name in servers:
+        if not SERVER_NAME.fullmatch(name):
+            raise ValueError(f"server name {name!r} must start with a letter and hold only letters, digits, _ and - (at most 32)")
+    return servers
+
+
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -113,6 +175,14 @@ class RunConfig(BaseModel):
     auto for local servers. Anthropic always uses native tool use."""
     repo_map_tokens: int = Field(1024, ge=0)
     """Token budget of the repository map in the system prompt; 0 leaves the map out."""
+    mcp_servers: dict[str, McpServer] = Field(default_factory=dict)
+    """MCP servers by name (`[mcp_servers.NAME]` tables); their tools join the session's as `NAME__TOOL`.
+    Files merge them name by name: the repository's file adds servers to the user's or replaces one of the same name."""
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _server_names(cls, value: dict[str, McpServer]) -> dict[str, McpServer]:
+        return check_server_names(value)
 
     @field_validator("edit_formats", mode="before")
     @classmethod

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from loopwright import gitstate, gittrust
 from loopwright.config import RunConfig, SandboxSettings
 from loopwright.hooks import Hooks
 from loopwright.loop import Agent, RunResult
+from loopwright.mcpclient import McpServers, ServerStatus, start_servers
+from loopwright.mcptools import server_tools
 from loopwright.model import Model
 from loopwright.models.context import fit_for_model
 from loopwright.prompting import render
@@ -84,13 +86,16 @@ def project_instructions(root: Path) -> tuple[str, str]:
     return "", ""
 
 
-def session_tools(root: Path, config: RunConfig, model_name: str = "") -> list[Tool]:
-    """The tools of a session: the edit format configured for the model, and the repo_map tool when the map is on."""
+def session_tools(root: Path, config: RunConfig, model_name: str = "", servers: McpServers | None = None) -> list[Tool]:
+    """The tools of a session: the edit format configured for the model, the repo_map tool when the map is on,
+    and the tools of the MCP servers that started."""
     extra: list[Tool] = []
     if config.repo_map_tokens:
         from loopwright.repomap import make_repo_map_tool
 
         extra.append(make_repo_map_tool(root))
+    if servers is not None:
+        extra.extend(server_tools(servers))
     return default_tools(config.edit_format_for(model_name), extra)
 
 
@@ -130,10 +135,18 @@ class Session:
     prompt: str
     """The system prompt."""
     trajectory: Trajectory
+    servers: McpServers | None = None
+    """The MCP servers of the session; None when the caller gave the tools."""
+    mcp: list[ServerStatus] = field(default_factory=list)
+    """What became of each configured MCP server: started (with its tools), failed and why, disabled."""
 
     @property
     def test_command(self) -> str:
         return self.ctx.test_command
+
+    def tools_for(self, model_name: str) -> list[Tool]:
+        """The session's tools for another model (its edit format may differ), MCP servers' tools included."""
+        return session_tools(self.ctx.root, self.config, model_name, self.servers)
 
 
 def chosen_test_command(root: Path, config: RunConfig) -> str:
@@ -179,18 +192,24 @@ def build_session(
     repo_map: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Iterator[Session]:
-    """A session of `config` in `root`; the sandbox it opens is closed when the block ends.
+    """A session of `config` in `root`; the sandbox it opens and the MCP servers it starts are closed when the block ends.
 
     Overrides: `person_present` (answers end a turn; no final test run, the person runs tests when they want),
     `instructions` as (text, source) instead of the workspace's AGENTS.md, and a `sandbox`, `tools` or
-    `repo_map` the caller already has. `task` steers the repository map toward it."""
+    `repo_map` the caller already has (given tools start no MCP server). `task` steers the repository map toward it.
+    A server that fails to start is reported through `progress` and the session goes on without it."""
     root = root.resolve()
     box_context = nullcontext(sandbox) if sandbox is not None else open_sandbox(config.sandbox, root, progress)
-    with box_context as box:
+    mcp_context = nullcontext(None) if tools is not None or not config.mcp_servers else start_servers(config.mcp_servers, root)
+    with box_context as box, mcp_context as servers:
+        mcp = list(servers.statuses.values()) if servers is not None else []
+        if progress is not None:
+            for status in mcp:
+                progress(status.line())
         ctx = tool_context(root, box, config)
         agent = Agent(
             model,
-            tools or session_tools(root, config, model.name),
+            tools or session_tools(root, config, model.name, servers),
             ctx,
             config.limits,
             trajectory,
@@ -202,7 +221,7 @@ def build_session(
         repo_map = initial_repo_map(root, task, config) if repo_map is None else repo_map
         given = project_instructions(root) if instructions is None else instructions
         prompt = system_prompt(box, ctx.test_command, config.sandbox.network, given, repo_map)
-        yield Session(config=config, sandbox=box, ctx=ctx, agent=agent, prompt=prompt, trajectory=trajectory)
+        yield Session(config=config, sandbox=box, ctx=ctx, agent=agent, prompt=prompt, trajectory=trajectory, servers=servers, mcp=mcp)
 
 
 def run_task(

@@ -3,7 +3,9 @@
 Every value remembers where it came from, so `loopwright config` can say why a setting is what it is.
 Settings are addressed by dotted keys that mirror `RunConfig`: `model`, `limits.max_steps`, `sandbox.image`.
 In TOML files sections are tables (`[limits]`); in the environment the dots become underscores
-(`LOOPWRIGHT_LIMITS_MAX_STEPS`, `LOOPWRIGHT_SANDBOX_IMAGE`, `LOOPWRIGHT_APPROVAL_MODE`).
+(`LOOPWRIGHT_LIMITS_MAX_STEPS`, `LOOPWRIGHT_SANDBOX_IMAGE`, `LOOPWRIGHT_APPROVAL_MODE`). Tables of named
+entries (`[mcp_servers.NAME]`) are set in files only, one key per entry (`mcp_servers.NAME`), so a later file
+adds entries to an earlier one's or replaces one of the same name.
 """
 
 from __future__ import annotations
@@ -39,9 +41,10 @@ class Settings:
     """Config files that exist and were read, lowest priority first."""
 
     def rows(self) -> list[tuple[str, str, str]]:
-        """(key, value, source) for every setting, in `RunConfig` order."""
+        """(key, value, source) for every setting, in `RunConfig` order; an MCP server as its one-line summary."""
         values = _flatten(self.config.model_dump(mode="json"))
-        return [(key, _show(value), self.sources.get(key, DEFAULT)) for key, value in values.items()]
+        servers = {f"mcp_servers.{name}": server.summary() for name, server in self.config.mcp_servers.items()}
+        return [(key, servers.get(key) or _show(value), self.sources.get(key, DEFAULT)) for key, value in values.items()]
 
 
 def keys() -> list[str]:
@@ -80,7 +83,8 @@ def load(repo: Path, flags: Mapping[str, tuple[Any, str]] | None = None, environ
         error = exc.errors()[0]
         key = ".".join(str(part) for part in error["loc"])
         parts = [str(part) for part in error["loc"]]
-        source = next((sources[".".join(parts[:n])] for n in range(len(parts), 0, -1) if ".".join(parts[:n]) in sources), "settings")
+        source = next((sources[".".join(parts[:n])] for n in range(len(parts), 0, -1) if ".".join(parts[:n]) in sources), None)
+        source = source or next((where for name, where in sources.items() if name.startswith(f"{key}.")), "settings")
         raise SettingsError(f"{source}: {key}: {error['msg']}") from None
     return Settings(config=config, sources=sources, files=tuple(files))
 
@@ -102,7 +106,9 @@ def _read_file(path: Path, known: list[str], workspace: Path | None = None) -> d
     flat = _flatten(raw)
     sections = {key.split(".")[0] for key in known if "." in key}
     for key in flat:
-        if key not in known:
+        if key in _TABLES:
+            raise SettingsError(f"{path}: {key} must hold tables, one per entry ([{key}.NAME])")
+        if key not in known and key.split(".")[0] not in _TABLES:
             hint = f" (put it under [{key}] as a table)" if key in sections else ""
             raise SettingsError(f"{path}: unknown setting {key!r}{hint}; known: {', '.join(known)}")
     return flat
@@ -112,7 +118,7 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in data.items():
         dotted = f"{prefix}{key}"
-        if isinstance(value, Mapping) and dotted in _SECTIONS:
+        if isinstance(value, Mapping) and (dotted in _SECTIONS or dotted in _TABLES):
             flat.update(_flatten(value, dotted + "."))
         else:
             flat[dotted] = value
@@ -139,3 +145,5 @@ def _show(value: Any) -> str:
 
 
 _SECTIONS = frozenset(name for name, field in RunConfig.model_fields.items() if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel))
+_TABLES = frozenset({"mcp_servers"})
+"""Fields that are tables of named entries, each entry one setting."""

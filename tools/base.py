@@ -5,6 +5,7 @@ Imports only the sandbox interface of ours.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
@@ -94,8 +95,12 @@ class Tool(Protocol):
 
 
 def schema_of(tool: Tool) -> dict[str, Any]:
-    """The JSON schema of a tool's arguments, flattened for model APIs."""
-    schema = tool.Args.model_json_schema()
+    """The JSON schema of a tool's arguments, flattened for model APIs.
+
+    A tool whose arguments are described elsewhere (an MCP server's tool) gives that schema as its
+    `input_schema` attribute; every other tool's schema is generated from its `Args`."""
+    given = getattr(tool, "input_schema", None)
+    schema = copy.deepcopy(given) if isinstance(given, dict) else tool.Args.model_json_schema()
     schema.pop("title", None)
     for prop in schema.get("properties", {}).values():
         prop.pop("title", None)

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from loopwright.config import EditFormat, Limits, RunConfig, SandboxSettings
+from loopwright.config import EditFormat, Limits, McpServer, RunConfig, SandboxSettings, check_server_names
 
 CONFIG_FILE = "loopwright.toml"
 INSTRUCTIONS_FILE = "AGENTS.md"
@@ -68,6 +68,17 @@ class ActionSettings(BaseModel):
     edit_formats: dict[str, EditFormat] = Field(default_factory=dict)
     tool_mode: Literal["auto", "native", "text"] | None = _default("tool_mode")
     repo_map_tokens: int = Field(_default("repo_map_tokens"), ge=0)
+    mcp_servers: dict[str, McpServer] = Field(default_factory=dict)
+    """MCP servers the run may use: only those the base branch's loopwright.toml names (none by default). They run
+    on the runner, outside the sandbox, in `/` unless given an absolute `cwd`: never in the pull request's files."""
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _servers(cls, value: dict[str, McpServer]) -> dict[str, McpServer]:
+        for name, server in check_server_names(value).items():
+            if server.cwd is not None and not server.cwd.startswith("/"):
+                raise ValueError(f"{name}: cwd {server.cwd!r} would be inside the pull request's checkout; give an absolute folder")
+        return value
 
     @field_validator("allowed_associations")
     @classmethod
@@ -96,6 +107,7 @@ class ActionSettings(BaseModel):
             edit_formats=self.edit_formats,
             tool_mode=self.tool_mode,
             repo_map_tokens=self.repo_map_tokens,
+            mcp_servers={name: server.model_copy(update={"cwd": server.cwd or "/"}) for name, server in self.mcp_servers.items()},
         )
 
 
@@ -118,6 +130,7 @@ FILE_KEYS = {
     "edit_formats": "edit_formats",
     "tool_mode": "tool_mode",
     "repo_map_tokens": "repo_map_tokens",
+    "mcp_servers": "mcp_servers",
 }
 """Keys of the shared loopwright.toml the action honours. `sandbox.kind` and `sandbox.network` are not among
 them: a repository may run its terminal sessions unisolated, its unattended runs never follow that."""

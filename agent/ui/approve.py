@@ -82,7 +82,8 @@ class TerminalApprover:
             return None
 
     def _show(self, call: ToolCall, tool: Tool, args: ToolArgs, ctx: ToolContext, action: Action) -> None:
-        where = "in the Docker sandbox" + ("" if self.sandbox.network else ", no network") if self.sandbox.kind == "docker" else "on this machine, not sandboxed"
+        sandboxed = "in the Docker sandbox" + ("" if self.sandbox.network else ", no network") if self.sandbox.kind == "docker" else "on this machine, not sandboxed"
+        where = getattr(tool, "where", None) or sandboxed  # a tool that runs elsewhere (an MCP server's) says where
         described = describe(tool, call, args)
         why_not = "the edit changes nothing"
         try:

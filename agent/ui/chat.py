@@ -19,7 +19,8 @@ from loopwright.hooks import Hooks
 from loopwright.loop import Agent
 from loopwright.messages import Message, ToolCall, Usage
 from loopwright.model import Model, TextHook
-from loopwright.session import build_session, chosen_test_command, session_tools
+from loopwright.mcpclient import ServerStatus
+from loopwright.session import build_session, chosen_test_command
 from loopwright.settings import Settings
 from loopwright.tools.base import Tool, ToolOutput
 from loopwright.trajectory import Trajectory, latest, runs_dir
@@ -112,6 +113,7 @@ class Chat:
         approver: TerminalApprover,
         make_model: Callable[[str], Model],
         tools_for: Callable[[str], list[Tool]] | None = None,
+        mcp: list[ServerStatus] | None = None,
     ) -> None:
         self.console = console
         self.reader = reader
@@ -121,6 +123,8 @@ class Chat:
         self.make_model = make_model
         self.tools_for = tools_for
         """The session's tools for a model name (its edit format may differ), used when /model switches."""
+        self.mcp = mcp or []
+        """The session's MCP servers, for /tools."""
         self.pending: list[str] = []
         """Context the person added (/add, /run) that goes with their next request."""
         self.requests: list[str] = []
@@ -198,7 +202,8 @@ def start(root: Path, settings: Settings, make_model: ModelMaker, console: Conso
         with build_session(config, model, root, trajectory, person_present=True, hooks=hooks) as session:
             agent = session.agent
             _restore(agent, messages, trajectory, session.prompt)
-            chat = Chat(console, reader, agent, net, approver, lambda spec: make_model(spec, printer.stream_text), lambda name: session_tools(root, config, name))
+            _report_servers(console, session.mcp)
+            chat = Chat(console, reader, agent, net, approver, lambda spec: make_model(spec, printer.stream_text), session.tools_for, session.mcp)
             try:
                 chat.loop()
             except KeyboardInterrupt:
@@ -244,6 +249,13 @@ def _welcome(console: Console, settings: Settings, net: gitstate.SafetyNet, root
     for line in situation(state, net.ref):
         console.print(f"[yellow]note:[/] {escape(line)}", highlight=False)
     console.print("[dim]/help for commands. Enter sends; end a line with \\ for a new line. Ctrl-C interrupts.[/]")
+
+
+def _report_servers(console: Console, servers: list[ServerStatus]) -> None:
+    """One line per MCP server that is not running (/tools lists them all); the session goes on without it."""
+    for status in servers:
+        if status.state == "failed":
+            console.print(f"[yellow]note:[/] {escape(status.line())}", highlight=False)
 
 
 def situation(state: gitstate.UserState, ref: str) -> list[str]:

@@ -12,13 +12,14 @@ from loopwright.loop import Agent
 from loopwright.model import Model
 from loopwright.tools.base import ToolFailure, clip
 from loopwright.tools.workspace import relative, resolve
-from loopwright.ui.render import fold
+from loopwright.ui.render import fold, print_servers
 from rich.markup import escape
 from rich.syntax import Syntax
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from loopwright.mcpclient import ServerStatus
     from loopwright.tools.base import Tool
     from loopwright.ui.approve import TerminalApprover
 
@@ -32,6 +33,8 @@ class Chat(Protocol):
     approver: TerminalApprover
     make_model: Callable[[str], Model]
     tools_for: Callable[[str], list[Tool]] | None
+    mcp: list[ServerStatus]
+    """The session's MCP servers: started, failed and why, disabled."""
     pending: list[str]
     """Context for the person's next request."""
     requests: list[str]
@@ -49,6 +52,7 @@ HELP = [
     ("/model [SPEC]", "show or switch the model"),
     ("/mode [MODE]", f"show or switch the approval mode ({', '.join(MODES)})"),
     ("/tokens", "tokens used so far"),
+    ("/tools", "the tools the agent has, and the MCP servers with theirs"),
     ("/clear", "forget the conversation (files are not touched)"),
     ("/add FILE", "show a file to the agent with your next request"),
     ("/run CMD", "run a command in the sandbox; its output goes with your next request"),
@@ -134,6 +138,15 @@ def _tokens(chat: Chat, _: str) -> None:
     chat.console.print(f"tokens: {usage.input_tokens} in, {usage.output_tokens} out{cost} over {chat.agent.steps} steps (limit {chat.agent.limits.max_tokens} per request)", highlight=False)
 
 
+def _tools(chat: Chat, _: str) -> None:
+    offered = chat.agent.tools.values()
+    own = [tool.name for tool in offered if getattr(tool, "server", None) is None]
+    chat.console.print(f"tools: {escape(', '.join(own))}", highlight=False)
+    if not chat.mcp:
+        chat.console.print("[dim]no MCP servers configured ([mcp_servers.NAME] tables in loopwright.toml)[/]")
+    print_servers(chat.console, chat.mcp, offered)
+
+
 def _clear(chat: Chat, _: str) -> None:
     chat.agent.messages = chat.agent.messages[:1]
     chat.pending.clear()
@@ -187,6 +200,7 @@ COMMANDS: dict[str, Callable[[Chat, str], object | None]] = {
     "/model": _model,
     "/mode": _mode,
     "/tokens": _tokens,
+    "/tools": _tools,
     "/clear": _clear,
     "/add": _add,
     "/run": _run,

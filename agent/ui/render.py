@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from rich.console import Console
@@ -10,6 +11,7 @@ from rich.markup import escape
 from rich.syntax import Syntax
 
 from loopwright.hooks import Hooks
+from loopwright.mcpclient import ServerStatus
 from loopwright.messages import Message, ToolCall
 from loopwright.tools.base import Tool, ToolArgs, ToolOutput
 
@@ -69,6 +71,18 @@ def fold(text: str, keep: int = FOLD_LINES) -> str:
         return "\n".join(lines)
     head = keep - 4
     return "\n".join([*lines[:head], f"  ... {len(lines) - keep + 1} more lines ...", *lines[-3:]])
+
+
+def print_servers(console: Console, statuses: Iterable[ServerStatus], tools: Iterable[Tool]) -> None:
+    """Each MCP server with what became of it, and the tools it offers (as the model sees their names)."""
+    offered = list(tools)
+    for status in statuses:
+        color = {"started": "green", "disabled": "dim"}.get(status.state, "red")
+        console.print(f"MCP server [bold]{escape(status.name)}[/]: [{color}]{status.state}[/] - {escape(status.detail)}", highlight=False)
+        for tool in offered:
+            if getattr(tool, "server", None) == status.name:
+                about = tool.description.removeprefix(f"[MCP server {status.name}]").strip().splitlines()
+                console.print(f"  [bold]{escape(tool.name)}[/] {escape(about[0][:100] if about else '')}", highlight=False)
 
 
 def print_summary(console: Console, outcome: Any) -> None:
