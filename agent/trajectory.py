@@ -170,7 +170,7 @@ def _read_limited(path: Path, limit: int) -> bytes:
             raise OSError("not a regular file")
         data = handle.read(limit + 1)
     if len(data) > limit:
-        raise OSError(f"larger than {limit >> 20} MiB")
+        raise OSError(f"larger than {limit} bytes")
     return data
 
 
