@@ -19,10 +19,10 @@ from loopwright.resume import ResumeError, resume
 from loopwright.trajectory import FORMAT, PullRun, Trajectory, TrajectoryData, runs_dir
 from tests.github_payloads import pr_comment
 from tests.repos import git
-from tests.test_github_action import FIX_ADD, REPOSITORY, Remote, github, handle_event, make_remote, serve_pull  # noqa: F401 - `github` is a fixture
+from tests.test_github_action import FIX_ADD, REPOSITORY, Remote, github, handle_event, make_remote, serve_pull
 from tests.test_interactive import PROMPT_READY, styled, turn
 
-__all__ = ["github"]
+__all__ = ["github"]  # the local GitHub-shaped server, a fixture used here by name
 
 
 def clone(remote: Remote, where: Path) -> Path:
