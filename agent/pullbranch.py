@@ -83,6 +83,11 @@ def remotes(root: Path) -> list[Remote]:
     return found
 
 
+def shown_url(url: str) -> str:
+    """`url` without the user name and password it may carry, for messages."""
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@", r"\1", url)
+
+
 def matching_remote(root: Path, clone_url: str) -> Remote | None:
     """The remote that fetches from the repository `clone_url` names; `origin` first when several do."""
     wanted = repository_key(clone_url)
@@ -214,4 +219,6 @@ def _run(repo: git.Repo, what: str, *args: str, strip: bool = True) -> str:
     except git.GitCommandError as exc:
         stderr = exc.stderr if isinstance(exc.stderr, str) else ""
         lines = [line.strip() for line in stderr.replace("stderr:", "").strip(" '\n").splitlines() if line.strip()]
-        raise BranchError(f"{what}: {lines[-1] if lines else f'git exited with {exc.status}'}") from None
+        # git's own reason ("error: ...", "fatal: ...") rather than a closing "Aborting".
+        reason = next((line for line in lines if line.startswith(("error:", "fatal:"))), lines[-1] if lines else f"git exited with {exc.status}")
+        raise BranchError(f"{what}: {reason}") from None

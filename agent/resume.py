@@ -92,7 +92,7 @@ def resume(path: Path, root: Path) -> Resumed:
 
 def _remote_list(root: Path) -> str:
     found = pullbranch.remotes(root)
-    return ", ".join(f"{remote.name}: {remote.url}" for remote in found[:3]) or "it has no remotes"
+    return ", ".join(f"{remote.name}: {pullbranch.shown_url(remote.url)}" for remote in found[:3]) or "it has no remotes"
 
 
 def _recap(data: TrajectoryData, pull: PullRun, remote: str, checked_out: pullbranch.CheckedOut) -> tuple[tuple[str, str], ...]:

@@ -230,6 +230,32 @@ def test_a_local_branch_behind_is_fast_forwarded_and_one_ahead_is_kept(tmp_path)
     assert any("ahead of origin" in text for label, text in resumed.recap if label == "note")
 
 
+def test_the_refusal_names_the_remotes_without_their_credentials(tmp_path):
+    remote = make_remote(tmp_path)
+    repo = clone(remote, tmp_path / "clone")
+    git(repo, "remote", "add", "mirror", "https://dev:ghp_secret123@git.example.com/dev/calc.git")
+    git(repo, "remote", "remove", "origin")
+    with pytest.raises(ResumeError) as raised:
+        resume(write_run(tmp_path / "run.json", pull_run(remote)), repo)
+    assert "(mirror: https://git.example.com/dev/calc.git)" in str(raised.value) and "ghp_secret123" not in str(raised.value)
+
+
+def test_the_recap_shows_hostile_text_as_text(tmp_path):
+    remote = make_remote(tmp_path)
+    repo = clone(remote, tmp_path / "clone")
+    hostile = "fix it \x1b]52;c;cm0gLXJmIH4=\x07 [red]styled[/red] \u202eevil"
+    run = write_run(tmp_path / "run.json", pull_run(remote, request=hostile))
+    script = tmp_path / "script.json"
+    script.write_text("[]")
+    proc = subprocess.run(
+        [sys.executable, "-m", "loopwright", "resume", str(run), "--repo", str(repo), "--model", f"scripted:{script}", "--sandbox", "local"],
+        input="/exit\n", capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "\x1b" not in proc.stdout and "\u202e" not in proc.stdout and "\x07" not in proc.stdout
+    assert "fix it \\x1b]52;c;cm0gLXJmIH4=\\x07 [red]styled[/red] \\u202eevil" in proc.stdout
+
+
 def test_a_clone_without_the_repository_is_refused(tmp_path):
     remote = make_remote(tmp_path)
     repo = clone(remote, tmp_path / "clone")
