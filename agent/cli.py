@@ -76,16 +76,46 @@ def chat(
     """With no command: an interactive session in the repository (type /help inside)."""
     if ctx.invoked_subcommand is not None:
         return
-    from loopwright.ui.chat import start
+    root = repo_root(repo)
+    settings = _settings(root, model=model, approval_mode=mode, sandbox=sandbox, image=image, network=network, runtime=runtime)
+    _start_chat(root, settings, resume=resume)
+
+
+@app.command("resume")
+def resume_run(
+    trajectory: Annotated[Path, typer.Argument(help="The PR run's trajectory: its .json file, or the folder of the unpacked workflow artifact.")],
+    repo: Annotated[Path, typer.Option(help="Your clone of the pull request's repository.")] = Path("."),
+    model: Annotated[str | None, typer.Option(help="Model spec, e.g. openai:gpt-5, anthropic:claude-sonnet-4-5, local:NAME@URL.")] = None,
+    mode: Annotated[str | None, typer.Option(help="Approval mode: suggest, auto-edit or full-auto.")] = None,
+    sandbox: Annotated[str | None, typer.Option(help="docker (isolated) or local (no isolation).")] = None,
+    image: Annotated[str | None, typer.Option(help="Sandbox image.")] = None,
+    network: Annotated[bool | None, typer.Option("--network/--no-network", help="Let sandboxed commands reach the network.")] = None,
+    runtime: Annotated[str | None, typer.Option(help="Container runtime: runc, runsc (gVisor, a stronger wall) or auto.")] = None,
+) -> None:
+    """Pick up a PR bot run: check out the pull request's branch and continue its conversation interactively."""
+    from loopwright.resume import ResumeError, resume
 
     root = repo_root(repo)
     settings = _settings(root, model=model, approval_mode=mode, sandbox=sandbox, image=image, network=network, runtime=runtime)
+    try:
+        resumed = resume(trajectory, root)
+    except ResumeError as exc:
+        raise UsageError(str(exc)) from None
+    for label, text in resumed.recap:
+        out.print(f"[bold]{label:<12}[/] {escape(text)}", highlight=False)
+    _start_chat(root, settings, resumed=resumed)
+
+
+def _start_chat(root: Path, settings, **how) -> None:
+    from loopwright.ui.chat import start
+
     _warn_if_unisolated(settings.config)
     tool_mode = settings.config.tool_mode
+
     def make_model(spec: str | None, on_text: TextHook | None = None) -> Model:
         return build_model(spec, on_text, tool_mode)
 
-    start(root, settings, make_model, out, resume=resume)
+    start(root, settings, make_model, out, **how)
 
 
 @app.command("config")

@@ -79,7 +79,9 @@ def serve_pull(github: FakeGitHub, remote: Remote, number: int = 1, head_reposit
     )
 
 
-def handle_event(tmp_path: Path, github: FakeGitHub, payload: dict, event: str, turns: list[Turn], drop: tuple[str, ...] = (), **settings: str) -> subprocess.CompletedProcess:
+def handle_event(
+    tmp_path: Path, github: FakeGitHub, payload: dict, event: str, turns: list[Turn], drop: tuple[str, ...] = (), extra_env: dict[str, str] | None = None, **settings: str
+) -> subprocess.CompletedProcess:
     event_path = tmp_path / "event.json"
     event_path.write_text(json.dumps(payload))
     script = tmp_path / "script.json"
@@ -96,6 +98,7 @@ def handle_event(tmp_path: Path, github: FakeGitHub, payload: dict, event: str, 
         LOOPWRIGHT_SANDBOX_KIND="local",
     )
     env.update({f"LOOPWRIGHT_{key.upper()}": value for key, value in settings.items()})
+    env.update(extra_env or {})
     for name in drop:
         env.pop(name)
     return subprocess.run([sys.executable, "-m", "loopwright", "github", "handle-event"], capture_output=True, text=True, env=env, timeout=300)
@@ -239,13 +242,34 @@ def test_a_run_past_its_step_budget_replies_and_pushes_nothing(tmp_path, github)
     remote = make_remote(tmp_path)
     serve_pull(github, remote)
     before = remote.refs()
-    proc = handle_event(tmp_path, github, pr_comment("@loopwright make test_add pass"), "issue_comment", FIX_ADD, limits_max_steps="2")
+    workflow = {"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": REPOSITORY, "GITHUB_RUN_ID": "4242"}
+    proc = handle_event(tmp_path, github, pr_comment("@loopwright make test_add pass"), "issue_comment", FIX_ADD, extra_env=workflow, limits_max_steps="2")
     assert proc.returncode == 1 and "stopped (max_steps" in proc.stdout
     assert remote.refs() == before
     body = github.replies[0]["body"]
     assert body.startswith("**loopwright** stopped (`max_steps`) before finishing; its changes (below) were not pushed to `feature`.")
     assert "| Stop reason | `max_steps`: reached 2 steps |" in body and "+    return a + b" in body
     assert [r["content"] for r in github.reactions] == ["eyes", "confused"]
+    # The reply says how to pick the run up in a terminal: the trajectory is among the workflow run's artifacts.
+    run_url = f"https://github.com/{REPOSITORY}/actions/runs/4242"
+    assert f"[workflow run's artifacts]({run_url}#artifacts)" in body
+    assert f"`gh run download 4242 --repo {REPOSITORY} --dir ~/loopwright-run`" in body and "`loopwright resume ~/loopwright-run`" in body
+    assert body.index("loopwright resume") < body.index(REPLY_MARKER)
+    recorded = trajectory(tmp_path)
+    assert recorded["version"] == 2 and recorded["summary"]["reason"] == "max_steps"
+    assert recorded["pull_request"] == {
+        "repository": REPOSITORY, "clone_url": str(remote.path), "number": 1, "base_ref": "main", "head_ref": "feature", "head_repository": REPOSITORY,
+        "head_sha": remote.head_sha, "pushed": None, "request": "make test_add pass", "run_url": run_url,
+    }
+
+
+def test_without_a_kept_trajectory_the_reply_does_not_offer_resume(tmp_path, github):
+    remote = make_remote(tmp_path)
+    serve_pull(github, remote)
+    proc = handle_event(tmp_path, github, pr_comment("@loopwright make test_add pass"), "issue_comment", FIX_ADD, drop=("LOOPWRIGHT_GITHUB_TRAJECTORY_DIR",))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (reply,) = github.replies
+    assert "pushed" in reply["body"] and "loopwright resume" not in reply["body"]
 
 
 def test_a_failure_is_reported_never_silent(tmp_path, github):

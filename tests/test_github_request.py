@@ -161,3 +161,21 @@ def test_redactor_masks_secret_values_and_their_encodings():
     text = redact(f"token ghs_abcdefghijklmnop key k-123456789 header {header} path /usr/bin abc")
     assert text == f"token {MASK} key {MASK} header {MASK} path /usr/bin abc"
     assert redact.leaks("x ghs_abcdefghijklmnop") and not redact.leaks(text)
+
+
+@pytest.mark.parametrize(
+    "env, url",
+    [
+        ({"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "o/r", "GITHUB_RUN_ID": "17"}, "https://github.com/o/r/actions/runs/17"),
+        ({"GITHUB_SERVER_URL": "https://ghe.example.com:8443", "GITHUB_REPOSITORY": "o/r.js", "GITHUB_RUN_ID": "1"}, "https://ghe.example.com:8443/o/r.js/actions/runs/1"),
+        ({"GITHUB_SERVER_URL": "javascript:alert(1)//", "GITHUB_REPOSITORY": "o/r", "GITHUB_RUN_ID": "17"}, None),
+        ({"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "o/r) [x](https://evil", "GITHUB_RUN_ID": "17"}, None),
+        ({"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "o/r", "GITHUB_RUN_ID": "17#x"}, None),
+        ({}, None),
+    ],
+)
+def test_the_workflow_run_link_is_built_only_from_well_formed_runner_variables(env, url):
+    from loopwright.github.report import WorkflowRun
+
+    run = WorkflowRun.from_env(env)
+    assert (run.url if run else None) == url

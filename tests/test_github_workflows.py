@@ -76,11 +76,15 @@ def test_example_workflow_triggers_on_new_pr_comments_with_minimal_permissions()
     (job,) = workflow["jobs"].values()
     assert "permissions" not in job
     assert f"'{ActionSettings().trigger}'" in job["if"]
-    checkout, action = job["steps"]
+    checkout, action, upload = job["steps"]
     assert checkout["uses"].startswith("actions/checkout@")
     # The job runs trusted code: the default branch, without a token left in .git/config.
     assert checkout["with"] == {"ref": "${{ github.event.repository.default_branch }}", "persist-credentials": False}
     assert action["uses"] == "./.github/actions/loopwright"
+    # The trajectory the reply links (for `loopwright resume`) is uploaded from where the action wrote it, also after a stopped run.
+    assert upload["uses"].startswith("actions/upload-artifact@") and upload["if"] == "${{ !cancelled() }}"
+    assert upload["with"]["path"] == f"${{{{ steps.{action['id']}.outputs.trajectory-dir }}}}"
+    assert "trajectory-dir" in load(ACTION)["outputs"]
 
 
 def test_action_is_composite_and_ends_in_handle_event():

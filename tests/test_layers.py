@@ -56,7 +56,7 @@ def test_layering(module, path):
         assert is_cli(module), f"{module} imports a terminal library"
 
 
-GIT_MODULES = {"loopwright.gitstate", "loopwright.github.gitops"}
+GIT_MODULES = {"loopwright.gitstate", "loopwright.github.gitops", "loopwright.pullbranch"}
 
 
 # -- the import graph: one direction, no cycles ---------------------------------------------------------------

@@ -25,6 +25,7 @@ from loopwright.github.runner import RunOutcome, run_agent
 from loopwright.github.sanitize import request_after_trigger
 from loopwright.github.settings import CONFIG_FILE, INSTRUCTIONS_FILE, ActionSettings, ActionSettingsError
 from loopwright.model import Model
+from loopwright.trajectory import PullRun
 
 
 class ModelFactory(Protocol):
@@ -125,7 +126,7 @@ def _accept_and_run(ctx: Context, build_model: ModelFactory) -> Outcome:
         raise RunFailure(f"no model configured: set the action's `model` input, `model` in {CONFIG_FILE} on {pull.base_ref}, or an API key")
     model = build_model(trusted.model, tool_mode=trusted.tool_mode)
     task = report.task_text(comment, pull, ctx.request)
-    outcome = run_agent(task, checkout.workdir, trusted, model, instructions, ctx.trajectory_dir)
+    outcome = run_agent(task, checkout.workdir, trusted, model, instructions, ctx.trajectory_dir, _pull_run(ctx, pull))
     return _deliver(ctx, checkout, pull, trusted, outcome, head_url)
 
 
@@ -146,14 +147,31 @@ def _deliver(ctx: Context, checkout: Checkout, pull: PullRequest, trusted: Actio
             ctx.gh.reply(ctx.comment, report.refusal_reply(gone, ctx.redact))
             return Outcome("refused", ctx.redact(f"{gone} Nothing was pushed."))
         checkout.push(head_url, pull.head_ref)
+        outcome.note_pushed(commit)
     delivery = report.Delivery(branch=pull.head_ref, commit=commit, diffstat=diffstat, diff=diff)
-    ctx.gh.reply(ctx.comment, report.success_reply(result, outcome.tests_before, delivery, ctx.request, ctx.redact))
+    pickup = report.Pickup(outcome.trajectory.name, report.WorkflowRun.from_env(ctx.env)) if outcome.trajectory else None
+    ctx.gh.reply(ctx.comment, report.success_reply(result, outcome.tests_before, delivery, ctx.request, ctx.redact, pickup))
     if not finished:
         ctx.gh.react(ctx.comment, "confused")
         return Outcome("stopped", ctx.redact(f"run stopped ({result.reason}: {result.detail}); nothing pushed"))
     pushed = f"pushed {commit[:12]} to {pull.head_ref}" if commit else "no changes, nothing pushed"
     tests = {True: "passed", False: "failing", None: "not run"}[result.tests_passed]
     return Outcome("done", ctx.redact(f"{pushed}; tests after: {tests}"), commit)
+
+
+def _pull_run(ctx: Context, pull: PullRequest) -> PullRun:
+    """What the trajectory records of the pull request, for `loopwright resume`."""
+    return PullRun(
+        repository=pull.base_repository,
+        clone_url=pull.base_clone_url,
+        number=pull.number,
+        base_ref=pull.base_ref,
+        head_ref=pull.head_ref,
+        head_repository=pull.head_repository,
+        head_sha=pull.head_sha,
+        request=ctx.request,
+        run_url=run.url if (run := report.WorkflowRun.from_env(ctx.env)) else "",
+    )
 
 
 def _fail(ctx: Context, reason: str) -> Outcome:

@@ -7,6 +7,8 @@ our own words, or untrusted text put in a code block or code span it cannot clos
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -79,7 +81,47 @@ class Delivery:
     diff: str = ""
 
 
-def success_reply(result: RunResult, before: TestReport | None, delivery: Delivery, request: str, redact: Redactor) -> str:
+@dataclass(frozen=True)
+class WorkflowRun:
+    """The GitHub Actions run this is, from the runner's own variables; its artifacts hold the trajectory."""
+
+    server_url: str
+    repository: str
+    run_id: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> WorkflowRun | None:
+        server, repository, run_id = (env.get(name, "").strip() for name in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
+        if re.fullmatch(r"https?://[\w.:-]+", server) and re.fullmatch(r"[\w.-]+/[\w.-]+", repository) and run_id.isdigit():
+            return cls(server, repository, run_id)
+        return None
+
+    @property
+    def url(self) -> str:
+        return f"{self.server_url}/{self.repository}/actions/runs/{self.run_id}"
+
+
+@dataclass(frozen=True)
+class Pickup:
+    """How to continue the run in a terminal: the trajectory's file, and the workflow run whose artifacts hold it."""
+
+    file_name: str
+    run: WorkflowRun | None = None
+
+    def text(self) -> Markdown:
+        if self.run is None:
+            return Markdown(f"To continue this run in your terminal, run {code_span('loopwright resume')} on its trajectory {code_span(self.file_name)} in your clone.")
+        download = code_span(f"gh run download {self.run.run_id} --repo {self.run.repository} --dir ~/loopwright-run")
+        # Every part of the link comes from the runner's GITHUB_* variables, checked by `from_env`.
+        return Markdown(
+            f"To continue this run in your terminal, download its trajectory from the [workflow run's artifacts]({self.run.url}#artifacts) "
+            f"(or {download}), then run {code_span('loopwright resume ~/loopwright-run')} in your clone."
+        )
+
+
+def success_reply(
+    result: RunResult, before: TestReport | None, delivery: Delivery, request: str, redact: Redactor, pickup: Pickup | None = None
+) -> str:
     # Secrets are masked before the text is made inert: escaping (`ghs\_...`) would hide them from the redactor.
     branch = code_span(redact(delivery.branch))
     if delivery.commit:
@@ -109,6 +151,7 @@ def success_reply(result: RunResult, before: TestReport | None, delivery: Delive
         diffstat_block=code_block(redact(delivery.diffstat)),
         diff_block=code_block(diff, "diff"),
         diff_cut=cut,
+        pickup=pickup.text() if pickup else "",
     )
     return redact(text)
 

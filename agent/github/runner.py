@@ -22,7 +22,7 @@ from loopwright.model import Model
 from loopwright.session import build_session
 from loopwright.tools.run_tests import run_test_command
 from loopwright.tools.testreport import TestReport
-from loopwright.trajectory import Trajectory
+from loopwright.trajectory import PullRun, Trajectory
 
 HARD_STOP_GRACE_S = 60.0
 """Past `max_seconds` the loop stops between steps; this much later a step still running is cut off."""
@@ -38,6 +38,14 @@ class RunOutcome:
     tests_before: TestReport | None
     test_command: str
     trajectory: Path | None
+    record: Trajectory | None = None
+    """The run's record, for what happens after the run (the pushed commit)."""
+
+    def note_pushed(self, commit: str) -> None:
+        """Record the commit the run's changes were pushed as, so `loopwright resume` checks it out."""
+        if self.record is not None and self.record.data.pull_request is not None:
+            self.record.data.pull_request.pushed = commit
+            self.record.save()
 
 
 def run_agent(
@@ -47,9 +55,11 @@ def run_agent(
     model: Model,
     instructions: str,
     trajectory_dir: Path | None = None,
+    pull: PullRun | None = None,
 ) -> RunOutcome:
     config = settings.run_config()
     trajectory = Trajectory.start(workdir, task, model.name, {"github": settings.model_dump(mode="json")}, save=False)
+    trajectory.data.pull_request = pull
     if trajectory_dir is not None:
         trajectory.path = trajectory_dir / f"{trajectory.data.run_id}.json"
     cutoff = config.limits.max_seconds + HARD_STOP_GRACE_S
@@ -62,7 +72,7 @@ def run_agent(
     if deadline.fired and result.reason == "interrupted":
         result.reason, result.detail = "time_limit", f"cut off after {cutoff:g}s"
     trajectory.finish(result.as_dict())
-    return RunOutcome(result=result, tests_before=before, test_command=test_command, trajectory=trajectory.path)
+    return RunOutcome(result=result, tests_before=before, test_command=test_command, trajectory=trajectory.path, record=trajectory)
 
 
 def _log(line: str) -> None:

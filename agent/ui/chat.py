@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from loopwright import gitstate, statedir
 from loopwright.hooks import Hooks
@@ -29,6 +29,9 @@ from loopwright.ui.commands import EXIT, run_command
 from loopwright.ui.render import RunPrinter
 from rich.console import Console
 from rich.markup import escape
+
+if TYPE_CHECKING:
+    from loopwright.resume import Resumed
 
 INTERRUPTED = "interrupted by the user before this call finished"
 
@@ -185,11 +188,11 @@ class ModelMaker(Protocol):
     def __call__(self, spec: str | None, on_text: TextHook | None = None) -> Model: ...
 
 
-def start(root: Path, settings: Settings, make_model: ModelMaker, console: Console, resume: bool = False) -> None:
-    """Open the sandbox and run the interactive session until the person leaves."""
+def start(root: Path, settings: Settings, make_model: ModelMaker, console: Console, resume: bool = False, resumed: Resumed | None = None) -> None:
+    """Open the sandbox and run the interactive session until the person leaves; `resumed` carries on a PR run."""
     config = settings.config
     root = root.resolve()
-    trajectory, messages = _trajectory(root, config, resume)
+    trajectory, messages = _trajectory(root, config, resume, resumed)
     reader = LineReader(statedir.for_workspace(root) / "history")
     net = gitstate.SafetyNet.start(root, uuid.uuid4().hex[:12])
     gitstate.save_point(root, f"runs/{trajectory.data.run_id}")
@@ -204,6 +207,8 @@ def start(root: Path, settings: Settings, make_model: ModelMaker, console: Conso
             _restore(agent, messages, trajectory, session.prompt)
             _report_servers(console, session.mcp)
             chat = Chat(console, reader, agent, net, approver, lambda spec: make_model(spec, printer.stream_text), session.tools_for, session.mcp)
+            if resumed is not None:
+                chat.pending.append(resumed.note)
             try:
                 chat.loop()
             except KeyboardInterrupt:
@@ -217,7 +222,10 @@ def start(root: Path, settings: Settings, make_model: ModelMaker, console: Conso
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def _trajectory(root: Path, config: Any, resume: bool) -> tuple[Trajectory, list[Message]]:
+def _trajectory(root: Path, config: Any, resume: bool, resumed: Resumed | None) -> tuple[Trajectory, list[Message]]:
+    if resumed is not None:
+        trajectory = Trajectory.continuing(resumed.earlier, root, resumed.task, config.model or "default", config.model_dump(mode="json"))
+        return trajectory, list(trajectory.data.messages)
     if not resume:
         return Trajectory.start(root, "interactive session", config.model or "default", config.model_dump(mode="json")), []
     path = latest(root)
@@ -234,7 +242,8 @@ def _restore(agent: Agent, messages: list[Message], trajectory: Trajectory, prom
     if not messages:
         agent.messages = [Message.system(prompt)]
         return
-    agent.messages = messages
+    # A conversation carried over from elsewhere (a PR run) comes without a system prompt: it gets this session's.
+    agent.messages = messages if messages[0].role == "system" else [Message.system(prompt), *messages]
     agent.steps = len(trajectory.data.steps)
     agent.usage = sum((step.usage for step in trajectory.data.steps), Usage())
     agent.close_open_calls(INTERRUPTED)
