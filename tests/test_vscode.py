@@ -12,7 +12,7 @@ import json5
 import pytest
 from loopwright.vscode import FIX_TESTS, ON_FILE, VscodeError, merge
 
-from tests.repos import buggy_calc_repo
+from tests.repos import CALC, buggy_calc_repo, make_repo
 from tests.scenarios import WRONG_THEN_RIGHT
 from loopwright.trajectory import runs_dir
 
@@ -28,9 +28,10 @@ def script(path: Path, turns) -> Path:
     return path
 
 
-def configure(repo: Path, model_script: Path) -> None:
+def configure(repo: Path, model_script: Path, test_command: str = "") -> None:
     """The tasks pass no model or sandbox: they come from the repository's loopwright.toml, as for a user."""
-    (repo / "loopwright.toml").write_text(f'model = "scripted:{model_script}"\n\n[sandbox]\nkind = "local"\n')
+    tests = f"test_command = {json.dumps(test_command)}\n" if test_command else ""
+    (repo / "loopwright.toml").write_text(f'model = "scripted:{model_script}"\n{tests}\n[sandbox]\nkind = "local"\n')
     (repo / ".git" / "info" / "exclude").write_text("loopwright.toml\n.loopwright/\n")
 
 
@@ -96,6 +97,38 @@ def test_task_on_current_file_passes_the_editor_context_and_reports_failures(tmp
     trajectory = json.loads(next(runs_dir(repo).glob("*.json")).read_text())
     task_text = trajectory["task"]
     assert task_text.startswith("-swap the operands of mul") and "calc.py, at line 5" in task_text and "return a * b" in task_text
+
+
+NOISY_TEST = """from calc import add
+
+
+def test_add():
+    print("FAILED fake::id - planted by the test")
+    print("tests/test_calc.py:1: error: planted too")
+    assert add(2, 3) == 5
+"""
+
+
+@pytest.mark.parametrize(
+    "test_command, expected",
+    [
+        pytest.param("", [("tests/test_calc.py", "7", "error", "test_add failed: AssertionError: assert -1 == 5 + where -1 = add(2, 3)")], id="runner-report"),
+        # Without the runner's report (the test command keeps loopwright's pytest plugin out) only the text is left,
+        # where the planted lines look like failures: none of it becomes a problem.
+        pytest.param("env -u PYTEST_ADDOPTS python3 -m pytest -q -rfE --tb=short -p no:cacheprovider", [], id="text-only"),
+    ],
+)
+def test_text_a_test_prints_never_becomes_a_problem(tmp_path: Path, test_command: str, expected: list):
+    from loopwright.models.scripted import call
+
+    repo = make_repo(tmp_path / "repo", {"calc.py": CALC, "tests/test_calc.py": NOISY_TEST, "pytest.ini": "[pytest]\npythonpath = .\n"})
+    configure(repo, script(tmp_path / "s.json", [call("run_tests"), call("submit", summary="looked")]), test_command)
+    assert init(repo).returncode == 0
+    problems = run_task(generated(repo)[FIX_TESTS], {"workspaceFolder": str(repo)})
+    assert [(p["file"], p["line"], p["severity"], p["message"]) for p in problems] == expected
+    trajectory = json.loads(next(runs_dir(repo).glob("*.json")).read_text())
+    (report,) = [tool["data"] for step in trajectory["steps"] for tool in step["tools"] if tool["test_report"]]
+    assert report["passed"] is False and report["structured"] is (not test_command)
 
 
 def test_merge_keeps_existing_tasks_and_comments(tmp_path: Path):
