@@ -108,10 +108,13 @@ class TestRun(_Model):
     collection_errors: list[str]
     outside_imports: list[str]
 
-    def outline(self) -> str:
-        """One line: why it is not a pass, and the counts (e.g. "tests failed; 1 failed, 1 passed")."""
+    def outline(self, listed: int = 3) -> str:
+        """One line: why it is not a pass, the counts and the first failing tests (e.g. "tests failed; 1 failed,
+        1 passed; failing: tests/test_calc.py::test_add"). Names what the report holds, so untrusted."""
         counts = ", ".join(f"{number} {outcome}" for outcome, number in self.counts.items())
-        return "; ".join(part for part in (self.problem, counts) if part) or "no tests counted"
+        more = f" and {len(self.failing) - listed} more" if len(self.failing) > listed else ""
+        failing = f"failing: {', '.join(self.failing[:listed])}{more}" if self.failing else ""
+        return "; ".join(part for part in (self.problem, counts, failing) if part) or "no tests counted"
 
 
 class ToolResult(_Event):
