@@ -82,8 +82,8 @@ class TestFailure(_Model):
     message: str
     """What the runner reported, cut to 500 characters."""
     path: str | None
-    """Workspace-relative file of the failing line: the test's own file where a frame is there, else the innermost
-    frame in the project's code; null when the report does not say."""
+    """Workspace-relative file of the failing line: the test's own file where the traceback passes through it,
+    else the innermost frame in the project's code; null when the report does not say."""
     line: int | None
 
 
