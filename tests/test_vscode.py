@@ -185,3 +185,30 @@ def test_a_broken_tasks_file_is_left_alone(tmp_path: Path, bad: str):
     assert path.read_text() == bad
     with pytest.raises(VscodeError):
         merge(bad)
+
+
+def test_a_failure_placed_outside_the_workspace_is_shown_at_its_test_or_not_at_all(tmp_path: Path):
+    """The report's paths come from the sandbox: one that leaves the workspace (`..`, absolute, a link out) is never named."""
+    from loopwright.diagnostics import diagnostics_of
+    from loopwright.events import Summary, TestFailure, TestRun, Tokens
+
+    root = make_repo(tmp_path / "repo", {"tests/test_a.py": "def test_a():\n    assert False\n"})
+    (tmp_path / "outside.py").write_text("secret = 1\n")
+    (root / "link").symlink_to(tmp_path)
+    places = {"../outside.py": "tests/test_a.py::test_up", "/etc/passwd": "tests/test_a.py::test_absolute", "link/outside.py": "elsewhere/test_b.py::test_link"}
+    failures = [TestFailure(test_id="tests/test_a.py::test_a", outcome="failed", message="assert False", path="tests/test_a.py", line=2)]
+    failures += [TestFailure(test_id=test_id, outcome="error", message="boom", path=path, line=3) for path, test_id in places.items()]
+    run = TestRun(
+        command="pytest", passed=False, problem="tests failed", exit_code=1, counts={"failed": 4}, collected=4, structured=True,
+        failing=[f.test_id for f in failures], failures=failures, collection_errors=[], outside_imports=[],
+    )
+    summary = Summary(
+        seq=1, run_id="r", reason="submitted", detail="", steps=1, usage=Tokens(input_tokens=0, output_tokens=0, cached_tokens=0, cost_usd=None),
+        duration_s=1.0, changed_files=[], tests_passed=False, test_summary="Tests FAILED.", test_command="pytest", test_run=run,
+        submitted_summary="done", trajectory=None,
+    )
+    assert diagnostics_of(root, [summary], None) == [
+        "tests/test_a.py:2: error: test_a failed: assert False",
+        "tests/test_a.py:1: error: test_up error: boom",
+        "tests/test_a.py:1: error: test_absolute error: boom",
+    ]
