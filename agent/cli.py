@@ -24,6 +24,8 @@ from loopwright.ui.terminal import TerminalConsole
 from loopwright.visible import visible
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from loopwright.loop import RunResult
 
 app = typer.Typer(
@@ -203,18 +205,26 @@ def run(
 
 
 def _run_and_report(task: str, root: Path, config: RunConfig, quiet: bool, diagnostics: bool = False) -> None:
+    from loopwright.diagnostics import diagnostics_of
+    from loopwright.eventstream import EventStream
+    from loopwright.hooks import chain
     from loopwright.session import run_task
     from loopwright.ui.render import RunPrinter, print_summary
 
     printer = RunPrinter(out, quiet=quiet)
     agent_model = build_model(config.model, on_text=None if quiet else printer.stream_text, tool_mode=config.tool_mode)
     _warn_if_unisolated(config)
-    outcome = run_task(task, root, config, agent_model, hooks=printer.hooks(), progress=lambda line: err.print(f"[dim]{escape(line)}[/]"))
+    # --diagnostics are rendered from the run's events, the objects --output stream-json prints.
+    events: list[BaseModel] = []
+    stream = EventStream(events.append, sandbox=config.sandbox.kind)
+    outcome = run_task(
+        task, root, config, agent_model, hooks=chain(printer.hooks(), stream.hooks()), on_start=stream.started,
+        progress=lambda line: err.print(f"[dim]{escape(line)}[/]"),
+    )
+    stream.finished(outcome.result, str(outcome.trajectory) if outcome.trajectory else None)
     print_summary(out, outcome)
     if diagnostics:
-        from loopwright.diagnostics import diagnostics_of
-
-        for text in diagnostics_of(root, outcome):
+        for text in diagnostics_of(root, events, outcome.save_point):
             # Plain print: rich would wrap long lines and break the editor's problem matcher.
             print(visible(text), flush=True)
     raise typer.Exit(_exit_code(outcome.result))

@@ -71,6 +71,22 @@ class ToolCallEvent(_Event):
     """The tool's one line for a person (e.g. "edit calc.py"); "" when the call could not run."""
 
 
+class TestFailure(_Model):
+    """One failing test of a run, with where it failed."""
+
+    __test__ = False
+    test_id: str
+    """The runner's id of the test (a pytest node id)."""
+    outcome: str
+    """failed (the test itself) or error (its setup or teardown)."""
+    message: str
+    """What the runner reported, cut to 500 characters."""
+    path: str | None
+    """Workspace-relative file of the failing line: the test's own file where the traceback passes through it,
+    else the innermost frame in the project's code; null when the report does not say."""
+    line: int | None
+
+
 class TestRun(_Model):
     """The structured report of a test run, from the runner's own report where it wrote one."""
 
@@ -86,8 +102,19 @@ class TestRun(_Model):
     structured: bool
     """Whether the results come from the runner's own report rather than the exit code alone."""
     failing: list[str]
+    failures: list[TestFailure]
+    """The failing tests in the order of `failing`, with their messages and places. Read from the output text
+    when `structured` is false, so then a test's own output can pose as a failure."""
     collection_errors: list[str]
     outside_imports: list[str]
+
+    def outline(self, listed: int = 3) -> str:
+        """One line: why it is not a pass, the counts and the first failing tests (e.g. "tests failed; 1 failed,
+        1 passed; failing: tests/test_calc.py::test_add"). Names what the report holds, so untrusted."""
+        counts = ", ".join(f"{number} {outcome}" for outcome, number in self.counts.items())
+        more = f" and {len(self.failing) - listed} more" if len(self.failing) > listed else ""
+        failing = f"failing: {', '.join(self.failing[:listed])}{more}" if self.failing else ""
+        return "; ".join(part for part in (self.problem, counts, failing) if part) or "no tests counted"
 
 
 class ToolResult(_Event):
@@ -144,6 +171,9 @@ class Summary(_Event):
     """The verdict of the last test run on the final state; null when tests never ran."""
     test_summary: str
     test_command: str
+    test_run: TestRun | None
+    """The report of the test run behind `tests_passed`: the model's last run_tests call, or the run made after
+    it when files changed since; null when tests never ran or that run could not finish."""
     submitted_summary: str
     trajectory: str | None
     """Path of the run's trajectory file; null when none was saved."""

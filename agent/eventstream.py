@@ -94,7 +94,7 @@ class EventStream:
             ToolResult, id=call.id, tool=call.name, is_error=output.is_error,
             text=clip(output.text, RESULT_TEXT_CHARS), truncated=len(output.text) > RESULT_TEXT_CHARS,
             changed_files=list(output.changed_files),
-            test_run=_test_run(output.data) if reports_tests and not output.is_error else None,
+            test_run=report_of(output.data) if reports_tests and not output.is_error else None,
         )
 
     def _call(self, call: ToolCall, arguments: dict[str, Any] | None, description: str) -> None:
@@ -105,11 +105,13 @@ class EventStream:
         """The summary; first, a result for a call the run ended inside (the sandbox failed), so every call has one."""
         for call in list(self._open.values()):
             self.on_tool_end(call, ToolOutput(text=f"the run ended before the call returned: {result.reason}", is_error=True))
-        return self._emit(Summary, run_id=self.run_id, trajectory=trajectory, **result.as_dict())
+        fields = result.as_dict()
+        report = fields.pop("test_run")
+        return self._emit(Summary, run_id=self.run_id, trajectory=trajectory, test_run=report_of(report) if report else None, **fields)
 
 
-def _test_run(data: dict[str, Any]) -> TestRun | None:
-    """The test report a test tool put in its output's data; None when it holds none."""
+def report_of(data: dict[str, Any]) -> TestRun | None:
+    """The test report a test tool put in its output's data (see tools/run_tests.record); None when it holds none."""
     try:
         return TestRun.model_validate({name: data[name] for name in TestRun.model_fields if name in data})
     except ValidationError:

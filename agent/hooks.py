@@ -53,3 +53,19 @@ class Hooks:
     on_usage: Any = _ignore
     """Called with (step number, that step's Usage, the run's Usage so far) after each model turn."""
     approve: Approver = _approve_all
+
+
+def chain(first: Hooks, then: Hooks) -> Hooks:
+    """Hooks that tell every step to `first`, then to `then` (a printer and an event stream watching one run);
+    approval is `first`'s alone."""
+
+    def both(name: str) -> Any:
+        one, other = getattr(first, name), getattr(then, name)
+
+        def call(*args: Any) -> None:
+            one(*args)
+            other(*args)
+
+        return call
+
+    return Hooks(on_assistant=both("on_assistant"), on_tool_start=both("on_tool_start"), on_tool_end=both("on_tool_end"), on_usage=both("on_usage"), approve=first.approve)

@@ -44,6 +44,8 @@ class RunResult:
     test_summary: str = ""
     test_command: str = ""
     """The command of that last test run."""
+    test_run: dict[str, Any] | None = None
+    """That run's structured report, as the test tool recorded it; None when tests never ran."""
     submitted_summary: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -57,6 +59,7 @@ class RunResult:
             "tests_passed": self.tests_passed,
             "test_summary": self.test_summary,
             "test_command": self.test_command,
+            "test_run": self.test_run,
             "submitted_summary": self.submitted_summary,
         }
 
@@ -98,6 +101,7 @@ class Agent:
         self.changed_since_tests = False
         self.last_test_line = ""
         self.last_test_command = ""
+        self.last_test_run: dict[str, Any] | None = None
         self.submitted_summary = ""
         self._turn_first_step = 0
         self._turn_first_tokens = 0
@@ -306,6 +310,7 @@ class Agent:
         self.last_tests_passed = bool(output.data.get("passed"))
         self.last_test_line = output.text.splitlines()[0] if output.text else ""
         self.last_test_command = output.data.get("command", "")
+        self.last_test_run = dict(output.data)
 
     def _complain_no_call(self, format_error: str | None, record: StepRecord) -> None:
         self.consecutive_errors += 1
@@ -342,15 +347,16 @@ class Agent:
 
     def _finish(self, outcome: RunEnded) -> RunResult:
         tests_passed, test_summary, test_command = self.last_tests_passed, self.last_test_line, self.last_test_command
+        test_run = self.last_test_run
         interrupted = isinstance(outcome, Interrupted)
         if self.final_tests is not None and not interrupted and (self.changed_since_tests or (self.changed and tests_passed is None)):
             test_command = self.ctx.test_command
             try:
                 verdict = self.final_tests()
-                tests_passed, test_summary, test_command = verdict.passed, verdict.summary, verdict.command
+                tests_passed, test_summary, test_command, test_run = verdict.passed, verdict.summary, verdict.command, verdict.report
             except (SandboxError, KeyboardInterrupt) as exc:
                 test_summary = f"final test run failed: {exc}"
-                tests_passed = None
+                tests_passed, test_run = None, None
         return RunResult(
             reason=outcome.reason,
             detail=outcome.detail,
@@ -361,5 +367,6 @@ class Agent:
             tests_passed=tests_passed,
             test_summary=test_summary,
             test_command=test_command,
+            test_run=test_run,
             submitted_summary=self.submitted_summary,
         )

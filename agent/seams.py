@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from loopwright.messages import Message, ToolSpec
 from loopwright.model import Model
@@ -22,6 +22,8 @@ class TestVerdict:
     summary: str
     """One line."""
     command: str
+    report: dict[str, Any] | None = None
+    """The run's structured report, as the test tool records it in its output's data."""
 
 
 class FinalTests(Protocol):

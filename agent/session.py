@@ -28,7 +28,7 @@ from loopwright.seams import FinalTests, TestVerdict
 from loopwright.testdetect import detect
 from loopwright.tools.base import Tool, ToolContext
 from loopwright.tools.registry import default_tools
-from loopwright.tools.run_tests import run_test_command
+from loopwright.tools.run_tests import record, run_test_command
 from loopwright.trajectory import Trajectory, TrajectoryData
 
 INSTRUCTION_FILES = ("AGENTS.md",)
@@ -171,7 +171,7 @@ def final_tests(ctx: ToolContext) -> FinalTests:
 
     def run() -> TestVerdict:
         report = run_test_command(ctx)
-        return TestVerdict(passed=report.passed, summary=report.render().splitlines()[0], command=ctx.test_command)
+        return TestVerdict(passed=report.passed, summary=report.render().splitlines()[0], command=ctx.test_command, report=record(report))
 
     return run
 

@@ -137,7 +137,8 @@ def test_authorized_comment_pushes_one_commit_and_replies_docker(tmp_path, githu
     (reply,) = github.replies
     body = reply["body"]
     assert f"pushed {sha[:12]} to `feature`" in body and REPLY_MARKER in body
-    assert "| Tests before | failing (Tests FAILED." in body and "| Tests after | passed (Tests PASSED." in body
+    assert "| Tests before | failing (tests failed; 1 failed, 1 passed; failing: tests/test\\_calc.py::test\\_add) |" in body
+    assert "| Tests after | passed (2 passed) |" in body
     assert "| Stop reason | `submitted` |" in body and "| Tokens |" in body
     assert "calc.py | 2 +-" in body and "<details><summary>Diff</summary>" in body and "+    return a + b" in body
     run = trajectory(tmp_path)

@@ -97,12 +97,18 @@ def test_every_event_of_a_real_run_validates_and_the_stream_tells_the_run_in_ord
     test_runs = [e["test_run"] for e in events if e["type"] == "tool_result" and e["tool"] == "run_tests"]
     assert [run["passed"] for run in test_runs] == [False, False, True]
     assert test_runs[0]["failing"] == ["tests/test_calc.py::test_add"] and test_runs[-1]["counts"] == {"passed": 2}
+    (failure,) = test_runs[0]["failures"]
+    assert {key: failure[key] for key in ("test_id", "outcome", "path", "line")} == {
+        "test_id": "tests/test_calc.py::test_add", "outcome": "failed", "path": "tests/test_calc.py", "line": 5,
+    }
+    assert failure["message"].startswith("AssertionError: assert -1 == 5")
 
     usage = [e for e in events if e["type"] == "usage"]
     assert [e["step"] for e in usage] == list(range(1, len(turns) + 1))
     summary = events[-1]
     assert usage[-1]["total"] == summary["usage"]
     assert summary["reason"] == "submitted" and summary["tests_passed"] is True and summary["changed_files"] == ["calc.py"]
+    assert summary["test_run"] == test_runs[-1]
     recorded = json.loads(Path(summary["trajectory"]).read_text(encoding="utf-8"))["summary"]
     assert {key: summary[key] for key in recorded} == recorded
 
@@ -116,6 +122,21 @@ def test_json_prints_one_summary_object_whose_verdict_is_the_runs(tmp_path):
     assert summary["type"] == "summary"
     assert summary["reason"] == "submitted" and summary["tests_passed"] is False and summary["detail"] == "gave up"
     assert "test_add" in summary["test_summary"] or "failed" in summary["test_summary"]
+
+
+def test_the_summary_carries_the_report_of_the_test_run_made_after_the_models_last(tmp_path):
+    """Files changed after the model's last run_tests: the verdict and its failures come from one more run,
+    which no tool_result shows."""
+    wrong = [call("run_tests"), call("edit_file", path="calc.py", old_string="return a - b", new_string="return a * b"), call("submit", summary="tried")]
+    proc = run_json(tmp_path, wrong, "stream-json")
+    assert proc.returncode == 1, proc.stderr.decode()
+    events = events_of(proc.stdout)
+    summary = events[-1]
+    (tool_run,) = [e["test_run"] for e in events if e["type"] == "tool_result" and e["test_run"]]
+    assert summary["tests_passed"] is False and summary["test_run"] != tool_run
+    (failure,) = summary["test_run"]["failures"]
+    assert failure["test_id"] == "tests/test_calc.py::test_add" and failure["message"].startswith("AssertionError: assert 6 == 5")
+    assert (failure["path"], failure["line"]) == ("tests/test_calc.py", 5)
 
 
 @pytest.mark.parametrize("output", ["json", "stream-json"])

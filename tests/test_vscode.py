@@ -12,7 +12,7 @@ import json5
 import pytest
 from loopwright.vscode import FIX_TESTS, ON_FILE, VscodeError, merge
 
-from tests.repos import buggy_calc_repo
+from tests.repos import CALC, buggy_calc_repo, make_repo
 from tests.scenarios import WRONG_THEN_RIGHT
 from loopwright.trajectory import runs_dir
 
@@ -28,9 +28,10 @@ def script(path: Path, turns) -> Path:
     return path
 
 
-def configure(repo: Path, model_script: Path) -> None:
+def configure(repo: Path, model_script: Path, test_command: str = "") -> None:
     """The tasks pass no model or sandbox: they come from the repository's loopwright.toml, as for a user."""
-    (repo / "loopwright.toml").write_text(f'model = "scripted:{model_script}"\n\n[sandbox]\nkind = "local"\n')
+    tests = f"test_command = {json.dumps(test_command)}\n" if test_command else ""
+    (repo / "loopwright.toml").write_text(f'model = "scripted:{model_script}"\n{tests}\n[sandbox]\nkind = "local"\n')
     (repo / ".git" / "info" / "exclude").write_text("loopwright.toml\n.loopwright/\n")
 
 
@@ -98,6 +99,38 @@ def test_task_on_current_file_passes_the_editor_context_and_reports_failures(tmp
     assert task_text.startswith("-swap the operands of mul") and "calc.py, at line 5" in task_text and "return a * b" in task_text
 
 
+NOISY_TEST = """from calc import add
+
+
+def test_add():
+    print("FAILED fake::id - planted by the test")
+    print("tests/test_calc.py:1: error: planted too")
+    assert add(2, 3) == 5
+"""
+
+
+@pytest.mark.parametrize(
+    "test_command, expected",
+    [
+        pytest.param("", [("tests/test_calc.py", "7", "error", "test_add failed: AssertionError: assert -1 == 5 + where -1 = add(2, 3)")], id="runner-report"),
+        # Without the runner's report (the test command keeps loopwright's pytest plugin out) only the text is left,
+        # where the planted lines look like failures: none of it becomes a problem.
+        pytest.param("env -u PYTEST_ADDOPTS python3 -m pytest -q -rfE --tb=short -p no:cacheprovider", [], id="text-only"),
+    ],
+)
+def test_text_a_test_prints_never_becomes_a_problem(tmp_path: Path, test_command: str, expected: list):
+    from loopwright.models.scripted import call
+
+    repo = make_repo(tmp_path / "repo", {"calc.py": CALC, "tests/test_calc.py": NOISY_TEST, "pytest.ini": "[pytest]\npythonpath = .\n"})
+    configure(repo, script(tmp_path / "s.json", [call("run_tests"), call("submit", summary="looked")]), test_command)
+    assert init(repo).returncode == 0
+    problems = run_task(generated(repo)[FIX_TESTS], {"workspaceFolder": str(repo)})
+    assert [(p["file"], p["line"], p["severity"], p["message"]) for p in problems] == expected
+    trajectory = json.loads(next(runs_dir(repo).glob("*.json")).read_text())
+    (report,) = [tool["data"] for step in trajectory["steps"] for tool in step["tools"] if tool["test_report"]]
+    assert report["passed"] is False and report["structured"] is (not test_command)
+
+
 def test_merge_keeps_existing_tasks_and_comments(tmp_path: Path):
     workspace = tmp_path / "ws"
     (workspace / ".vscode").mkdir(parents=True)
@@ -152,3 +185,30 @@ def test_a_broken_tasks_file_is_left_alone(tmp_path: Path, bad: str):
     assert path.read_text() == bad
     with pytest.raises(VscodeError):
         merge(bad)
+
+
+def test_a_failure_placed_outside_the_workspace_is_shown_at_its_test_or_not_at_all(tmp_path: Path):
+    """The report's paths come from the sandbox: one that leaves the workspace (`..`, absolute, a link out) is never named."""
+    from loopwright.diagnostics import diagnostics_of
+    from loopwright.events import Summary, TestFailure, TestRun, Tokens
+
+    root = make_repo(tmp_path / "repo", {"tests/test_a.py": "def test_a():\n    assert False\n"})
+    (tmp_path / "outside.py").write_text("secret = 1\n")
+    (root / "link").symlink_to(tmp_path)
+    places = {"../outside.py": "tests/test_a.py::test_up", "/etc/passwd": "tests/test_a.py::test_absolute", "link/outside.py": "elsewhere/test_b.py::test_link"}
+    failures = [TestFailure(test_id="tests/test_a.py::test_a", outcome="failed", message="assert False", path="tests/test_a.py", line=2)]
+    failures += [TestFailure(test_id=test_id, outcome="error", message="boom", path=path, line=3) for path, test_id in places.items()]
+    run = TestRun(
+        command="pytest", passed=False, problem="tests failed", exit_code=1, counts={"failed": 4}, collected=4, structured=True,
+        failing=[f.test_id for f in failures], failures=failures, collection_errors=[], outside_imports=[],
+    )
+    summary = Summary(
+        seq=1, run_id="r", reason="submitted", detail="", steps=1, usage=Tokens(input_tokens=0, output_tokens=0, cached_tokens=0, cost_usd=None),
+        duration_s=1.0, changed_files=[], tests_passed=False, test_summary="Tests FAILED.", test_command="pytest", test_run=run,
+        submitted_summary="done", trajectory=None,
+    )
+    assert diagnostics_of(root, [summary], None) == [
+        "tests/test_a.py:2: error: test_a failed: assert False",
+        "tests/test_a.py:1: error: test_up error: boom",
+        "tests/test_a.py:1: error: test_absolute error: boom",
+    ]

@@ -9,6 +9,8 @@ from loopwright.tools.base import ToolArgs, ToolContext, ToolKind, ToolOutput, c
 
 MAX_LISTED = 200
 """Failing node ids kept in the trajectory's record of a run."""
+MESSAGE_CHARS = 500
+"""Of each failure's message in the record: enough for an editor's one-line problem; the model reads it all."""
 
 
 class RunTestsArgs(ToolArgs):
@@ -52,9 +54,16 @@ def record(report: testreport.TestReport) -> dict[str, Any]:
         "collected": report.collected,
         "structured": report.structured,
         "failing": [f.test_id for f in report.failures][:MAX_LISTED],
+        "failures": [_failure(f) for f in report.failures[:MAX_LISTED]],
         "collection_errors": [e.node_id for e in report.collection_errors][:MAX_LISTED],
         "outside_imports": [i.name for i in report.outside_imports][:MAX_LISTED],
     }
+
+
+def _failure(failure: testreport.Failure) -> dict[str, Any]:
+    message = failure.message if len(failure.message) <= MESSAGE_CHARS else failure.message[: MESSAGE_CHARS - 3] + "..."
+    where = failure.where
+    return {"test_id": failure.test_id, "outcome": failure.outcome, "message": message, "path": where.path if where else None, "line": where.line if where else None}
 
 
 def run_test_command(ctx: ToolContext, selector: str | None = None) -> testreport.TestReport:

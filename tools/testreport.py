@@ -39,6 +39,9 @@ class Failure:
     """`failed` (the test itself) or `error` (its setup or teardown)."""
     crash: str = ""
     """`path:line` where the exception was raised."""
+    where: Location | None = None
+    """The line of the test that failed, in the repository's own files: the first frame in the test's file,
+    else the innermost frame in the project's code; None without a structured report or such a frame."""
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,7 @@ def from_documents(documents: Sequence[Document], command: str, exit_code: int, 
                     frames=_frames(test.frames),
                     outcome=test.outcome,
                     crash=_location(test.crash),
+                    where=_where(test.nodeid, test.frames),
                 )
         errors += [
             CollectionError(node_id=e.nodeid, cause=e.error, location=_location(e.location), frames=_frames(e.frames))
@@ -236,6 +240,12 @@ def _frames(frames: Sequence[Frame]) -> str:
         if frame.source:
             lines.append(f"        {frame.source}")
     return "\n".join(lines)
+
+
+def _where(nodeid: str, frames: Sequence[Frame]) -> Location | None:
+    test_file = nodeid.split("::")[0]
+    frame = next((f for f in frames if f.path == test_file), frames[-1] if frames else None)
+    return Location(path=frame.path, line=frame.line) if frame else None
 
 
 def _location(location: Location | None) -> str:

@@ -126,12 +126,12 @@ def _accept_and_run(ctx: Context, build_model: ModelFactory) -> Outcome:
         raise RunFailure(f"no model configured: set the action's `model` input, `model` in {CONFIG_FILE} on {pull.base_ref}, or an API key")
     model = build_model(trusted.model, tool_mode=trusted.tool_mode)
     task = report.task_text(comment, pull, ctx.request)
-    outcome = run_agent(task, checkout.workdir, trusted, model, instructions, ctx.trajectory_dir, _pull_run(ctx, pull))
+    outcome = run_agent(task, checkout.workdir, trusted, model, instructions, ctx.trajectory_dir, _pull_run(ctx, pull), redact=ctx.redact)
     return _deliver(ctx, checkout, pull, trusted, outcome, head_url)
 
 
 def _deliver(ctx: Context, checkout: Checkout, pull: PullRequest, trusted: ActionSettings, outcome: RunOutcome, head_url: str) -> Outcome:
-    result = outcome.result
+    result = outcome.summary
     changed = checkout.stage_all()
     diffstat, diff = checkout.staged_diff() if changed else ("", "")
     commit = None

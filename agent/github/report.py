@@ -15,13 +15,12 @@ from importlib import resources
 
 import jinja2
 
+from loopwright.events import Summary, TestRun
 from loopwright.github.event import PullComment
 from loopwright.github.redact import Redactor
 from loopwright.github.rest import PullRequest
 from loopwright.github.sanitize import Markdown, code_block, code_span, fence, inert, strip_hidden
 from loopwright.github.settings import REPLY_MARKER
-from loopwright.loop import RunResult
-from loopwright.tools.testreport import TestReport
 
 MAX_DIFF_CHARS = 40_000
 """A comment holds 65,536 characters; the diff gets most of them and the rest of the reply the remainder."""
@@ -120,8 +119,9 @@ class Pickup:
 
 
 def success_reply(
-    result: RunResult, before: TestReport | None, delivery: Delivery, request: str, redact: Redactor, pickup: Pickup | None = None
+    result: Summary, before: TestRun | None, delivery: Delivery, request: str, redact: Redactor, pickup: Pickup | None = None
 ) -> str:
+    """The reply to a run that ended, from its events: the summary and the structured test reports."""
     # Secrets are masked before the text is made inert: escaping (`ghs\_...`) would hide them from the redactor.
     branch = code_span(redact(delivery.branch))
     if delivery.commit:
@@ -143,8 +143,8 @@ def success_reply(
         reason=code_span(result.reason, in_table=True),
         detail=_cell(redact(result.detail)) if result.reason != "submitted" else "",
         steps=result.steps,
-        tests_before=_tests(before.passed if before else None, redact(before.render().splitlines()[0]) if before else ""),
-        tests_after=_tests(result.tests_passed, redact(result.test_summary)),
+        tests_before=_tests(before, redact),
+        tests_after=_tests(result.test_run, redact, result.test_summary),
         tokens=f"{usage.input_tokens:,} in, {usage.output_tokens:,} out",
         cost="unknown for this model" if usage.cost_usd is None else f"${usage.cost_usd:.4f}",
         diffstat=delivery.diffstat,
@@ -167,9 +167,11 @@ def refusal_reply(reason: str, redact: Redactor) -> str:
     return redact(_reply("refusal.md.j2", reason=Markdown(reason)))
 
 
-def _tests(passed: bool | None, line: str) -> Markdown:
-    state = {True: "passed", False: "failing", None: "not run"}[passed]
-    return Markdown(f"{state} ({_cell(line)})" if line else state)
+def _tests(run: TestRun | None, redact: Redactor, why_none: str = "") -> Markdown:
+    """A run's verdict from its structured report; `why_none` says why there is none."""
+    if run is None:
+        return Markdown(f"not run ({_cell(redact(why_none))})" if why_none else "not run")
+    return Markdown(f"{'passed' if run.passed else 'failing'} ({_cell(redact(run.outline()))})")
 
 
 def _cell(text: str, width: int = 200) -> Markdown:

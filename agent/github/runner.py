@@ -16,13 +16,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from loopwright.events import Summary, TestRun
+from loopwright.eventstream import EventStream, report_of
+from loopwright.github import joblog
+from loopwright.github.redact import Redactor
 from loopwright.github.settings import ActionSettings
 from loopwright.loop import RunResult
 from loopwright.model import Model
-from loopwright.session import build_session
-from loopwright.tools.run_tests import run_test_command
-from loopwright.tools.testreport import TestReport
+from loopwright.session import build_session, chosen_test_command
+from loopwright.tools.run_tests import record, run_test_command
 from loopwright.trajectory import PullRun, Trajectory
+from loopwright.visible import visible
 
 HARD_STOP_GRACE_S = 60.0
 """Past `max_seconds` the loop stops between steps; this much later a step still running is cut off."""
@@ -35,7 +39,9 @@ class HardDeadline(KeyboardInterrupt):
 @dataclass
 class RunOutcome:
     result: RunResult
-    tests_before: TestReport | None
+    summary: Summary
+    """The run's last event: what the reply reports."""
+    tests_before: TestRun | None
     test_command: str
     trajectory: Path | None
     record: Trajectory | None = None
@@ -56,7 +62,10 @@ def run_agent(
     instructions: str,
     trajectory_dir: Path | None = None,
     pull: PullRun | None = None,
+    redact: Redactor | None = None,
 ) -> RunOutcome:
+    """The run; the job log tells it event by event, masked by `redact` (the runner's secrets)."""
+    redact = redact or Redactor(())
     config = settings.run_config()
     trajectory = Trajectory.start(workdir, task, model.name, {"github": settings.model_dump(mode="json")}, save=False)
     trajectory.data.pull_request = pull
@@ -64,20 +73,28 @@ def run_agent(
         trajectory.path = trajectory_dir / f"{trajectory.data.run_id}.json"
     cutoff = config.limits.max_seconds + HARD_STOP_GRACE_S
     given = (instructions, "AGENTS.md on the base branch") if instructions else ("", "")
-    session = build_session(config, model, workdir, trajectory, task=task, instructions=given, progress=_log)
+    events = EventStream(joblog.lines(job_log, redact), sandbox=config.sandbox.kind)
+    events.started(trajectory.data, chosen_test_command(workdir, config))
+    session = build_session(
+        config, model, workdir, trajectory, task=task, instructions=given, hooks=events.hooks(), progress=lambda line: job_log(redact(line))
+    )
     with hard_deadline(cutoff) as deadline, session as built:
-        before = run_test_command(built.ctx)
+        before = report_of(record(run_test_command(built.ctx)))
+        if before is not None:
+            job_log(f"tests before the run: {joblog.verdict_line(before, redact)}")
         result = built.agent.run(built.prompt, task)
         test_command = built.test_command
     if deadline.fired and result.reason == "interrupted":
         result.reason, result.detail = "time_limit", f"cut off after {cutoff:g}s"
     trajectory.finish(result.as_dict())
-    return RunOutcome(result=result, tests_before=before, test_command=test_command, trajectory=trajectory.path, record=trajectory)
+    summary = events.finished(result, str(trajectory.path) if trajectory.path else None)
+    return RunOutcome(result=result, summary=summary, tests_before=before, test_command=test_command, trajectory=trajectory.path, record=trajectory)
 
 
-def _log(line: str) -> None:
-    """Sandbox progress and warnings (such as running without gVisor) go to the job's log."""
-    print(f"loopwright: {line}", file=sys.stderr, flush=True)
+def job_log(line: str) -> None:
+    """One line of the job's log: the run's events, sandbox progress and warnings (such as running without gVisor).
+    Shown as text on one line: the log renders escape sequences and obeys `::` workflow commands at a line's start."""
+    print(f"loopwright: {visible(' '.join(line.split()))}", file=sys.stderr, flush=True)
 
 
 @dataclass

@@ -121,4 +121,6 @@ def print_trajectory(console: Console, data: Any) -> None:
     if data.summary:
         console.rule("summary")
         for key, value in data.summary.items():
+            if key == "test_run":
+                continue  # `test_summary` says it in one line
             console.print(f"{escape(f'{key:<18}')}: {escape(str(value))}", highlight=False)
