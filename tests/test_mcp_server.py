@@ -19,6 +19,7 @@ from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
+from loopwright import gitstate
 from loopwright.models.scripted import Turn, call
 from tests.repos import CALC, buggy_calc_repo, git, make_repo
 from tests.test_cli import write_script
@@ -206,6 +207,19 @@ def test_run_task_with_the_scripted_model_returns_the_diff_and_reports_progress(
     assert events[0]["type"] == "run_start" and events[0]["run_id"] == run["run_id"]
     assert events[-1]["type"] == "summary" and events[-1]["reason"] == "submitted"
     assert [e["seq"] for e in events] == list(range(len(events)))
+
+
+def test_the_runs_diff_runs_no_program_that_the_repository_names(tmp_path):
+    repo = buggy_calc_repo(tmp_path / "repo")
+    marker = tmp_path / "ran"
+    git(repo, "config", "diff.shout.textconv", f"touch {marker}; cat")
+    git(repo, "config", "diff.external", f"touch {marker}; true")
+    (repo / ".gitattributes").write_text("*.py diff=shout\n")
+    save = gitstate.save_point(repo, "runs/test")
+    (repo / "calc.py").write_text(CALC.replace("a - b", "a + b"))
+    diff = gitstate.diff_since(repo, save)
+    assert "-    return a - b\n+    return a + b\n" in diff
+    assert not marker.exists()
 
 
 def test_a_second_call_in_the_same_work_tree_is_refused_while_the_first_runs(tmp_path):
