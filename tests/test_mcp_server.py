@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from loopwright.models.scripted import Turn, call
 from tests.repos import CALC, buggy_calc_repo, git, make_repo
 from tests.test_cli import write_script
 
+ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = "\x1b]0;owned\x07\x1b[2J\u202e"
 """A terminal title, a clear screen and a right-to-left override."""
 FIX_AND_SUBMIT = [
@@ -104,6 +106,21 @@ def test_the_tools_are_listed_with_their_input_and_output_schemas(tmp_path):
     assert tools["repo_map"].output_schema["properties"]["map"]["type"] == "string"
     assert tools["repo_map"].annotations.read_only_hint is True
     assert tools["run_task"].annotations.destructive_hint is True
+
+
+def test_the_docs_describe_every_field_of_every_tool(tmp_path):
+    from loopwright.mcpserver import ServerOptions, build_server
+
+    tools = anyio.run(build_server(ServerOptions(root=tmp_path)).list_tools)
+    text = (ROOT / "docs" / "mcp.md").read_text(encoding="utf-8")
+    server_part = text.split("\n## Server: loopwright mcp\n", 1)[1].split("\n## ", 1)[0]
+    for tool in tools:
+        section = re.split(r"\n#{3,4} ", server_part.split(f"\n#### `{tool.name}`\n", 1)[1], maxsplit=1)[0]
+        rows = re.findall(r"^\| `(\w+)` \| (in|out) \|", section, re.M)
+        inputs = {name for name, way in rows if way == "in"}
+        outputs = {name for name, way in rows if way == "out"}
+        assert inputs == set(tool.input_schema["properties"]), tool.name
+        assert outputs <= set(tool.output_schema["properties"]) <= outputs | inputs, tool.name
 
 
 def test_run_tests_in_the_local_sandbox_returns_each_failure_escaped(tmp_path):
