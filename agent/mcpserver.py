@@ -17,10 +17,11 @@ import functools
 import json
 import os
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -37,9 +38,11 @@ from pydantic import BaseModel, Field, ValidationError
 from loopwright import gitstate, gittrust, session
 from loopwright.commandline import UsageError, build_model
 from loopwright.config import RunConfig
+from loopwright.ending import Interrupted
 from loopwright.events import Assistant, RunStart, Summary, ToolCallEvent, ToolResult, to_line
 from loopwright.eventstream import EventStream
 from loopwright.gitstate import GitStateError
+from loopwright.hooks import Hooks
 from loopwright.mcpresults import RepoMap, TaskResult, TestsResult, shown, task_result, task_text, tests_result, tests_text
 from loopwright.model import ModelError
 from loopwright.repomap import RepoMapError, render_map
@@ -134,7 +137,7 @@ def build_server(options: ServerOptions) -> MCPServer[Any]:
             result = tests_result(report, str(root))
             return _result(tests_text(report), result)
 
-        return await _run(options, root, work)
+        return await _run(options, root, work, progress.stop)
 
     @server.tool(annotations=ToolAnnotations(title="Fix a task in a sandboxed loop", read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True))
     async def run_task(
@@ -157,13 +160,14 @@ def build_server(options: ServerOptions) -> MCPServer[Any]:
             _warn_if_unisolated(config, progress)
             events = EventStream(progress.event, sandbox=config.sandbox.kind)
             agent_model = build_model(config.model, on_text=None, tool_mode=config.tool_mode)
-            outcome = session.run_task(task, root, config, agent_model, hooks=events.hooks(), on_start=events.started, progress=progress.line)
+            hooks = progress.stoppable(events.hooks())
+            outcome = session.run_task(task, root, config, agent_model, hooks=hooks, on_start=events.started, progress=progress.line)
             summary = events.finished(outcome.result, str(outcome.trajectory) if outcome.trajectory else None)
             diff = gitstate.diff_since(root, outcome.save_point) if outcome.save_point else ""
             result = task_result(summary, diff, outcome.save_point)
             return _result(task_text(result), result)
 
-        return await _run(options, root, work)
+        return await _run(options, root, work, progress.stop)
 
     @server.tool(annotations=ToolAnnotations(title="Map a repository", read_only_hint=True, idempotent_hint=True, open_world_hint=False))
     async def repo_map(
@@ -237,12 +241,15 @@ def _config(options: ServerOptions, root: Path, given: Mapping[str, tuple[Any, s
         raise ToolError(_one_line(str(exc))) from None
 
 
-async def _run(options: ServerOptions, root: Path, work: Callable[[], T]) -> T:
-    """`work` on a worker thread (the event loop goes on serving), alone in its work tree; failures become one line."""
+async def _run(options: ServerOptions, root: Path, work: Callable[[], T], stop: threading.Event | None = None) -> T:
+    """`work` on a worker thread (the event loop goes on serving), alone in its work tree; failures become one line.
+
+    When the client cancels the call, `stop` is set and the work tree stays claimed until `work` has returned: a
+    run stops at its next step (a test run that already started ends first), and no other call races it meanwhile."""
     tree = gitstate.top_of(root) or root
     with _claim(options.busy, tree):
         try:
-            return await anyio.to_thread.run_sync(work)
+            return await _until_done(work, stop or threading.Event())
         except ToolError:
             raise
         except EXPECTED as exc:
@@ -252,6 +259,31 @@ async def _run(options: ServerOptions, root: Path, work: Callable[[], T]) -> T:
             if os.environ.get("LOOPWRIGHT_DEBUG"):
                 raise
             raise ToolError(_one_line(f"internal error: {type(exc).__name__}: {exc} (the server's stderr has more with LOOPWRIGHT_DEBUG=1)")) from None
+
+
+async def _until_done(work: Callable[[], T], stop: threading.Event) -> T:
+    done = anyio.Event()
+    outcome: dict[str, Any] = {}
+
+    def body() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # noqa: BLE001 - handed back to the calling task, raised there
+            outcome["error"] = exc
+        finally:
+            anyio.from_thread.run_sync(done.set)
+
+    try:
+        # Abandoned on cancel (the only way to hear of it while the thread runs), then waited for all the same.
+        await anyio.to_thread.run_sync(body, abandon_on_cancel=True)
+    except anyio.get_cancelled_exc_class():
+        stop.set()
+        with anyio.CancelScope(shield=True):
+            await done.wait()
+        raise
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]  # type: ignore[no-any-return]
 
 
 @contextmanager
@@ -278,6 +310,24 @@ class Progress:
     def __init__(self, ctx: Context[Any, Any]) -> None:
         self.ctx = ctx
         self.count = 0
+        self.stop = threading.Event()
+        """Set when the client cancelled the call."""
+
+    def stoppable(self, hooks: Hooks) -> Hooks:
+        """`hooks` that end the run as interrupted, after the model's turn or a tool call, once the call is cancelled."""
+
+        def check() -> None:
+            if self.stop.is_set():
+                raise Interrupted("the client cancelled the call")
+
+        def then_check(hook: Callable[..., None]) -> Callable[..., None]:
+            def checked(*args: Any) -> None:
+                hook(*args)
+                check()
+
+            return checked
+
+        return replace(hooks, on_usage=then_check(hooks.on_usage), on_tool_end=then_check(hooks.on_tool_end))
 
     def line(self, text: str) -> None:
         shown_line = _one_line(text)

@@ -269,6 +269,42 @@ def test_a_second_call_in_the_same_work_tree_is_refused_while_the_first_runs(tmp
     assert task.is_error is False and task.structured_content["reason"] == "submitted"
 
 
+def test_a_cancelled_run_stops_at_its_next_step_and_then_frees_the_work_tree(tmp_path):
+    from loopwright.trajectory import Trajectory, latest
+
+    root = workspace(tmp_path)
+    write_script(root / "slow.json", [call("run_shell", command="sleep 1") for _ in range(8)] + [call("submit", summary="slept")])
+
+    async def main() -> list[str]:
+        refusals = []
+        async with connect(root, tmp_path, "--sandbox", "local") as (session, _):
+            started = anyio.Event()
+
+            async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+                if message == "$ sleep 1":
+                    started.set()
+
+            async def long_run() -> None:
+                await session.call_tool("run_task", {"path": "repo", "task": "wait", "model": "scripted:slow.json"}, progress_callback=on_progress)
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(long_run)
+                with anyio.fail_after(30):
+                    await started.wait()
+                group.cancel_scope.cancel()
+            with anyio.fail_after(30):
+                while (result := await session.call_tool("repo_map", {"path": "repo"})).is_error:
+                    refusals.append(text_of(result))
+                    await anyio.sleep(0.1)
+        return refusals
+
+    refusals = anyio.run(main)
+    assert all("another call is still running" in text for text in refusals)
+    summary = Trajectory.load(latest(root / "repo")).summary
+    assert summary["reason"] == "interrupted" and summary["detail"] == "the client cancelled the call"
+    assert summary["steps"] <= 2
+
+
 def test_streamable_http_serves_the_same_tools(tmp_path):
     root = workspace(tmp_path)
     with socket.socket() as probe:
