@@ -283,7 +283,7 @@ async def _until_done(work: Callable[[], T], stop: threading.Event) -> T:
         raise
     if "error" in outcome:
         raise outcome["error"]
-    return outcome["value"]  # type: ignore[no-any-return]
+    return outcome["value"]
 
 
 @contextmanager
