@@ -118,6 +118,7 @@ def build_server(options: ServerOptions) -> MCPServer[Any]:
         ),
         log_level="WARNING",
     )
+
     @server.tool(annotations=ToolAnnotations(title="Run the tests in a sandbox", read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False))
     async def run_tests(
         ctx: Context,
@@ -134,7 +135,7 @@ def build_server(options: ServerOptions) -> MCPServer[Any]:
             _warn_if_unisolated(config, progress)
             with session.open_sandbox(config.sandbox, root, progress.line) as box:
                 report = run_test_command(session.tool_context(root, box, config))
-            result = tests_result(report, str(root))
+            result = tests_result(report, visible(str(root)))
             return _result(tests_text(report), result)
 
         return await _run(options, root, work, progress.stop)
@@ -181,7 +182,7 @@ def build_server(options: ServerOptions) -> MCPServer[Any]:
 
         def work() -> CallToolResult:
             text = visible(render_map(root, query, tokens))
-            return _result(text, RepoMap(repo=str(root), query=visible(query), tokens=tokens, map=text))
+            return _result(text, RepoMap(repo=visible(str(root)), query=visible(query), tokens=tokens, map=text))
 
         return await _run(options, root, work)
 
@@ -223,7 +224,7 @@ def _caller_model(spec: str | None, root: Path) -> str | None:
     if spec is None:
         return None
     if spec.startswith("scripted:"):
-        script = Path(os.path.normpath(root / spec.removeprefix("scripted:")))
+        script = (root / spec.removeprefix("scripted:")).resolve()
         if not _inside(script, root):
             raise ToolError(f"model: the script {visible(str(script))} is outside {root}, the folder this server serves")
         return f"scripted:{script}"
@@ -262,6 +263,7 @@ async def _run(options: ServerOptions, root: Path, work: Callable[[], T], stop: 
 
 
 async def _until_done(work: Callable[[], T], stop: threading.Event) -> T:
+    """`work`'s result, or what it raised; a cancelled caller sets `stop` and still waits for `work` to return."""
     done = anyio.Event()
     outcome: dict[str, Any] = {}
 
