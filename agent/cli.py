@@ -328,6 +328,25 @@ def repo_map(
     out.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
+@app.command("mcp")
+def mcp_server(
+    root: Annotated[Path, typer.Option(help="The folder to serve: every path a client names must be inside it.")] = Path("."),
+    http: Annotated[str | None, typer.Option(help="Serve streamable HTTP on HOST:PORT (HOST defaults to 127.0.0.1) instead of stdio.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model spec for run_task, e.g. openai:gpt-5, anthropic:claude-sonnet-4-5, local:NAME@URL.")] = None,
+    sandbox: Annotated[str | None, typer.Option(help="docker (isolated) or local (no isolation).")] = None,
+    image: Annotated[str | None, typer.Option(help="Sandbox image.")] = None,
+    network: Annotated[bool | None, typer.Option("--network/--no-network", help="Let sandboxed commands reach the network.")] = None,
+) -> None:
+    """Serve run_tests, run_task and repo_map to MCP clients (Claude Code, Codex, editors). See docs/mcp.md."""
+    from loopwright.mcpserver import ServerOptions, serve
+
+    if sandbox is not None:
+        _check_sandbox(sandbox)
+    given = {"model": model, "sandbox": sandbox, "image": image, "network": network}
+    flags = {_FLAGS[name][0]: (value, _FLAGS[name][1]) for name, value in given.items() if value is not None}
+    serve(ServerOptions(root=repo_root(root), flags=flags), http=http)
+
+
 @sandbox_app.command("build")
 def sandbox_build(
     tag: Annotated[str | None, typer.Option(help="Image tag to create (default: loopwright-sandbox:latest for bookworm, else loopwright-sandbox:pyX.Y).")] = None,

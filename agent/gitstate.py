@@ -113,6 +113,27 @@ def save_point(root: Path, name: str) -> str | None:
         return None
     if repo.bare:
         return None
+    tree = _work_tree(repo, root)
+    parents = ["-p", repo.head.commit.hexsha] if repo.head.is_valid() else []
+    identity = {"GIT_AUTHOR_NAME": "loopwright", "GIT_AUTHOR_EMAIL": "loopwright@localhost", "GIT_COMMITTER_NAME": "loopwright", "GIT_COMMITTER_EMAIL": "loopwright@localhost"}
+    sha = repo.git.commit_tree(tree, *parents, "-m", f"loopwright: work tree before {name}", env=identity)
+    repo.git.update_ref(f"refs/loopwright/{name}", sha)
+    return sha
+
+
+def diff_since(root: Path, save: str) -> str:
+    """The work tree now against a save point, as one unified diff of the whole tree: the files the save point
+    records (untracked and small ignored ones too), so a file the run created shows as well as one it edited.
+    No external diff program or text conversion runs: the work tree's attributes are the sandbox's to write."""
+    repo = open_repo(root)
+    if repo is None or repo.bare:
+        return ""
+    now = _work_tree(repo, root)
+    return str(repo.git.diff("--no-color", "--no-ext-diff", "--no-textconv", "--no-renames", save, now, "--", strip_newline_in_stdout=False))
+
+
+def _work_tree(repo: git.Repo, root: Path) -> str:
+    """A tree object of the whole work tree, written through a private index (see `save_point`)."""
     with tempfile.TemporaryDirectory() as tmp:
         env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
         if repo.head.is_valid():
@@ -126,12 +147,7 @@ def save_point(root: Path, name: str) -> str | None:
                 repo.git.add("--force", f"--pathspec-from-file={listing}", "--pathspec-file-nul", env={**env, "GIT_LITERAL_PATHSPECS": "1"})
             except git.GitCommandError:
                 pass  # kept best effort: a file that vanished meanwhile must not stop the run
-        tree = repo.git.write_tree(env=env)
-    parents = ["-p", repo.head.commit.hexsha] if repo.head.is_valid() else []
-    identity = {"GIT_AUTHOR_NAME": "loopwright", "GIT_AUTHOR_EMAIL": "loopwright@localhost", "GIT_COMMITTER_NAME": "loopwright", "GIT_COMMITTER_EMAIL": "loopwright@localhost"}
-    sha = repo.git.commit_tree(tree, *parents, "-m", f"loopwright: work tree before {name}", env=identity)
-    repo.git.update_ref(f"refs/loopwright/{name}", sha)
-    return sha
+        return str(repo.git.write_tree(env=env))
 
 
 SNAPSHOT_FILE_BYTES = 64 << 20
