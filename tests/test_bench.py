@@ -399,3 +399,21 @@ def test_ids_with_escaped_control_characters_match_a_pytest_that_puts_the_charac
     outcomes = {"t.py::test_unpack[\x10-output6]": "failed", "t.py::test_unpack[-output0]": "passed"}
     report = TestReport(exit_code=1, command="pytest", counts={"passed": 1, "failed": 1}, outcomes=outcomes, collected=2, structured=True)
     assert read_report(report, [listed]).outcomes == {listed: "failed"}
+
+
+def test_an_id_naming_a_file_in_a_cache_outside_the_repository_stands_for_the_one_test_naming_that_file():
+    """pydicom-1458: `test_properties[/n/fs/guest/jy1682/.pydicom/data/OBXXXX1A_2frame.dcm-data5]`, a file its tests
+    fetched into the home folder; here the pydicom-data package holds it."""
+    from loopwright.bench.testrun import read_report
+    from loopwright.tools.testreport import TestReport
+
+    listed = "t.py::test_properties[/n/fs/guest/jy1682/.pydicom/data/OBXXXX1A_2frame.dcm-data5]"
+    outcomes = {
+        "t.py::test_properties[/opt/venv/lib/python3.9/site-packages/data_store/data/OBXXXX1A_2frame.dcm-data5]": "passed",
+        "t.py::test_properties[/opt/venv/lib/python3.9/site-packages/data_store/data/OBXXXX1A.dcm-data4]": "failed",
+    }
+    report = TestReport(exit_code=1, command="pytest", counts={"passed": 1, "failed": 1}, outcomes=outcomes, collected=2, structured=True)
+    assert read_report(report, [listed]).outcomes == {listed: "passed"}
+    twice = dict(outcomes, **{"t.py::test_properties[/elsewhere/OBXXXX1A_2frame.dcm-data5]": "failed"})
+    report = TestReport(exit_code=1, command="pytest", counts={"passed": 1, "failed": 2}, outcomes=twice, collected=3, structured=True)
+    assert read_report(report, [listed]).outcomes == {listed: "not run"}  # two candidates: neither is taken

@@ -17,7 +17,9 @@ for the test whose id is the same once control characters are escaped.
 
 An id whose parameter holds an absolute path (pydicom's tests are parametrized by data file paths) names the
 folder the repository was in on the machine that made the task list. It selects its whole test function, and
-stands for the test whose id differs only there: the same path under the sandbox's copy of the repository.
+stands for the test whose id differs only there: the same path under the sandbox's copy of the repository, or
+else (a data file the tests fetched into a cache outside the repository) the one test whose id names the same
+files in other folders.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ PASSING = frozenset({PASSED, "xfailed"})
 _EXCEPTION = re.compile(r"^\s*(?:E\s+)?((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception): .*)$", re.M)
 _RUNNER_ERROR = re.compile(r"^(ERROR: .*|.*\bno tests ran\b.*|.*\bnot found: .*)$", re.M)
 _ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+_FOLDERS = re.compile(r"(?<![\w.])(?:/[^/\[\]]+)+/")
 _ABSOLUTE_PATH = re.compile(r"(?:^|[^\w./])/[\w.+-]+/[\w.+-]")
 
 
@@ -91,6 +94,12 @@ def nameable(test_id: str) -> bool:
 def escaped(test_id: str) -> str:
     """The id as a pytest that escapes control characters writes it."""
     return "".join(_ESCAPES.get(c, f"\\x{ord(c):02x}") if ord(c) < 0x20 or ord(c) == 0x7F else c for c in test_id)
+
+
+def _file_names(test_id: str) -> str:
+    """The id with the folders of the absolute paths in its parameter left out."""
+    function, bracket, parameter = test_id.partition("[")
+    return function + bracket + _FOLDERS.sub("/", parameter)
 
 
 def located(test_id: str, reported: str, workdir: str) -> bool:
@@ -159,6 +168,10 @@ def _structured(test_id: str, per_test: Mapping[str, str], collection_errors: Ma
     moved = next((outcome for node, outcome in per_test.items() if escaped(node) == test_id or located(test_id, node, workdir)), None)
     if moved is not None:
         return moved
+    if _ABSOLUTE_PATH.search(test_id.partition("[")[2]):
+        same_files = [outcome for node, outcome in per_test.items() if _file_names(node) == _file_names(test_id)]
+        if len(same_files) == 1:
+            return same_files[0]
     if truncated(test_id):
         found = [outcome for node, outcome in per_test.items() if node.startswith(test_id)]
         if found:
