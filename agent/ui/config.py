@@ -100,7 +100,7 @@ def checked(settings: Settings, reload: Callable[[], Settings], ask: bool) -> Se
         if _confirm(err, "trust them for this repository (else they are ignored)?"):
             trust(found)
             return reload()
-    err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+    err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)  # one line, however long
     return settings
 
 
