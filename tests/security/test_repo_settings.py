@@ -162,6 +162,7 @@ def env(tmp_path: Path) -> dict[str, str]:
     return {"PATH": os.environ["PATH"], "HOME": str(tmp_path / "home"), "LOOPWRIGHT_STATE_DIR": str(tmp_path / "state"), "LOOPWRIGHT_SANDBOX_KIND": "local", "COLUMNS": "200"}
 
 
+@pytest.mark.slow
 def test_config_trust_shows_exactly_what_it_trusts_escaped_and_asks(tmp_path: Path, env):
     repo = tmp_path / "repo"
     marker = tmp_path / "ran"
@@ -192,6 +193,7 @@ def test_config_trust_with_nothing_to_trust_says_so(tmp_path: Path, env):
     assert done.returncode == 0 and "nothing to trust" in done.stdout
 
 
+@pytest.mark.slow
 def test_a_model_written_config_starts_no_server_in_the_next_session(tmp_path: Path, env):
     """The model writes loopwright.toml with a server of its own and an edit to the one the person trusted; the next
     session warns in one line and starts neither, nor the trusted one now changed."""
@@ -216,6 +218,7 @@ def test_a_model_written_config_starts_no_server_in_the_next_session(tmp_path: P
     assert len(warnings) == 1 and "sandbox.network, mcp_servers.base, mcp_servers.evil" in warnings[0], ran.stderr
 
 
+@pytest.mark.slow
 def test_the_interactive_session_asks_once_and_a_no_ignores_them(tmp_path: Path):
     from tests.test_interactive import Session
 
