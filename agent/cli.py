@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -43,10 +44,12 @@ app.add_typer(init_app, name="init")
 from loopwright.bench.cli import bench_command  # noqa: E402
 from loopwright.github.cli import app as github_app  # noqa: E402
 from loopwright.models.cli import models_command, serve_command  # noqa: E402
+from loopwright.ui.config import app as config_app  # noqa: E402
 from loopwright.ui.env import app as env_app  # noqa: E402
 
 app.add_typer(github_app, name="github")
 app.add_typer(env_app, name="env")
+app.add_typer(config_app, name="config")
 app.command("serve")(serve_command)
 app.command("models")(models_command)
 app.command("bench")(bench_command)
@@ -79,7 +82,7 @@ def chat(
     if ctx.invoked_subcommand is not None:
         return
     root = repo_root(repo)
-    settings = _settings(root, model=model, approval_mode=mode, sandbox=sandbox, image=image, network=network, runtime=runtime)
+    settings = _checked_settings(root, {"model": model, "approval_mode": mode, "sandbox": sandbox, "image": image, "network": network, "runtime": runtime}, ask=True)
     _start_chat(root, settings, resume=resume)
 
 
@@ -98,7 +101,7 @@ def resume_run(
     from loopwright.resume import ResumeError, resume
 
     root = repo_root(repo)
-    settings = _settings(root, model=model, approval_mode=mode, sandbox=sandbox, image=image, network=network, runtime=runtime)
+    settings = _checked_settings(root, {"model": model, "approval_mode": mode, "sandbox": sandbox, "image": image, "network": network, "runtime": runtime}, ask=True)
     try:
         resumed = resume(trajectory, root)
     except ResumeError as exc:
@@ -118,36 +121,6 @@ def _start_chat(root: Path, settings, **how) -> None:
         return build_model(spec, on_text, tool_mode)
 
     start(root, settings, make_model, out, **how)
-
-
-@app.command("config")
-def show_config(
-    repo: Annotated[Path, typer.Option(help="Repository whose loopwright.toml to read.")] = Path("."),
-) -> None:
-    """Show the merged settings and where each value came from."""
-    from rich.table import Table
-
-    from loopwright.settings import load, user_config_path
-
-    root = repo_root(repo)
-    settings = load(root)
-    table = Table("setting", "value", "from", box=None, header_style="bold")
-    for key, value, source in settings.rows():
-        table.add_row(key, escape(value), escape(source))
-    out.print(table)
-    out.print(f"[dim]files: {user_config_path()} (user), {root / 'loopwright.toml'} (repository); environment: LOOPWRIGHT_<SETTING>[/]", highlight=False)
-    if settings.config.mcp_servers:
-        _show_servers(root, settings.config)
-
-
-def _show_servers(root: Path, config: RunConfig) -> None:
-    """Start each MCP server as a session would, and say what became of it and which tools it offers."""
-    from loopwright.mcpclient import start_servers
-    from loopwright.mcptools import server_tools
-    from loopwright.ui.render import print_servers
-
-    with start_servers(config.mcp_servers, root) as servers:
-        print_servers(out, servers.statuses.values(), server_tools(servers))
 
 
 @init_app.command("vscode")
@@ -388,12 +361,19 @@ _FLAGS = {
 
 def _settings(root: Path, **given: object):
     """Settings merged from defaults, config files, LOOPWRIGHT_* variables and the options given (None = not given)."""
+    return _checked_settings(root, given, ask=False)
+
+
+def _checked_settings(root: Path, given: Mapping[str, object], ask: bool):
+    """`_settings`; the repository's untrusted guarded values are left out with a warning, or asked about (`ask`:
+    when a person is at the terminal)."""
     from loopwright.settings import load
+    from loopwright.ui.config import checked
 
     if given.get("sandbox") is not None:
         _check_sandbox(given["sandbox"])
     flags = {_FLAGS[name][0]: (value, _FLAGS[name][1]) for name, value in given.items() if value is not None}
-    return load(root, flags)
+    return checked(load(root, flags), lambda: load(root, flags), ask)
 
 
 def _check_sandbox(kind: object) -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from loopwright.guarded import Guarded, changes, grows, grows_size, names_a_host, turns_on, weaker
 from loopwright.sandboxes.storage import parse_size
 
 EditFormat = Literal["str_replace", "search_replace", "udiff"]
@@ -29,19 +30,19 @@ class Limits(BaseModel):
 class SandboxSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["docker", "local"] = "docker"
+    kind: Annotated[Literal["docker", "local"], Guarded("`local` runs every command directly on this machine", weaker("docker", "local"))] = "docker"
     """`docker` isolates commands in a container; `local` runs them directly on this machine."""
-    image: str = "loopwright-sandbox:latest"
+    image: Annotated[str, Guarded("the image decides every program the commands run with, and may be pulled from a registry", changes)] = "loopwright-sandbox:latest"
     """Image the Docker sandbox starts from."""
-    network: bool = False
+    network: Annotated[bool, Guarded("the commands, and the model through them, reach the network", turns_on)] = False
     """Whether commands in the sandbox may reach the network."""
-    memory: str = "2g"
+    memory: Annotated[str, Guarded("a larger share of this machine's memory", grows_size)] = "2g"
     """Memory limit of the container."""
-    pids: int = 512
+    pids: Annotated[int, Guarded("more processes on this machine", grows)] = 512
     """Process limit of the container."""
-    cpus: float = 2.0
+    cpus: Annotated[float, Guarded("more of this machine's processors", grows)] = 2.0
     """CPU limit of the container."""
-    install_dependencies: bool = True
+    install_dependencies: Annotated[bool, Guarded("a setup phase with the network on", turns_on)] = True
     """Set up the project's test environment before the session (the project editable with its test dependencies,
     in a virtual environment; with network, cached as an image keyed by the files that define it)."""
     python: str | None = None
@@ -52,11 +53,13 @@ class SandboxSettings(BaseModel):
     environment's bin first on PATH): what they change in the environment is kept, changes to the copy are not."""
     setup_timeout_s: float = Field(900.0, gt=0)
     """Most seconds the setup phase may take; past it, what is left is not run and the report says so."""
-    runtime: str = Field("runc", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    runtime: Annotated[str, Guarded("the container runtime is the wall between the commands and this machine", weaker("runsc", "auto", "runc"))] = Field(
+        "runc", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+    )
     """Container runtime: `runc` (Docker's own), `runsc` (gVisor: a user-space kernel between the commands and
     the host's, slower per command), `auto` (runsc when the engine has it, else runc with a warning), or another
     runtime registered with the engine. The dependency install always runs under runc (it needs the network)."""
-    storage: str = "2g"
+    storage: Annotated[str, Guarded("more of this machine's disk and memory", grows_size)] = "2g"
     """Most the workspace may grow in a session (a command past it is stopped and fails), and the size of the
     container's /tmp (held in memory, at most half of `memory`); the rest of its file system is read-only."""
 
@@ -145,7 +148,7 @@ def check_server_names(servers: dict[str, McpServer]) -> dict[str, McpServer]:
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: str | None = None
+    model: Annotated[str | None, Guarded("`@URL` sends the code, and the provider's API key, to that address", names_a_host)] = None
     """Model spec such as `openai:gpt-5`, `anthropic:claude-sonnet-4-5` or `local:NAME@URL`; None picks a default."""
     test_command: str | None = None
     """Command that runs the project's tests in the sandbox; None detects one."""
@@ -159,7 +162,9 @@ class RunConfig(BaseModel):
     """Re-run the tests at the end when files changed after the last test run, so the summary is true."""
     limits: Limits = Field(default_factory=Limits)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
-    approval_mode: Literal["suggest", "auto-edit", "full-auto"] = "suggest"
+    approval_mode: Annotated[
+        Literal["suggest", "auto-edit", "full-auto"], Guarded("edits and commands without asking you first", weaker("suggest", "auto-edit", "full-auto"))
+    ] = "suggest"
     """When the interactive session asks first: `suggest` before every edit and command, `auto-edit` before
     commands only, `full-auto` never (commands still run in the sandbox)."""
     edit_format: EditFormat = "str_replace"
@@ -175,7 +180,9 @@ class RunConfig(BaseModel):
     auto for local servers. Anthropic always uses native tool use."""
     repo_map_tokens: int = Field(1024, ge=0)
     """Token budget of the repository map in the system prompt; 0 leaves the map out."""
-    mcp_servers: dict[str, McpServer] = Field(default_factory=dict)
+    mcp_servers: Annotated[dict[str, McpServer], Guarded("each server is a program started on this machine, outside the sandbox, or a host it connects to")] = Field(
+        default_factory=dict
+    )
     """MCP servers by name (`[mcp_servers.NAME]` tables); their tools join the session's as `NAME__TOOL`.
     Files merge them name by name: the repository's file adds servers to the user's or replaces one of the same name."""
 

@@ -72,7 +72,9 @@ class ServerOptions:
 
 def serve(options: ServerOptions, http: str | None = None) -> None:
     """Serve until the client goes away (stdio) or the process is stopped (HTTP)."""
-    load(options.root, options.flags)  # settings that cannot work fail now, not on the first call
+    settings = load(options.root, options.flags)  # settings that cannot work fail now, not on the first call
+    if warning := settings.untrusted_warning():
+        _say(warning)  # stdout carries the protocol alone
     # Log notifications carry a run's events to the clients that read them; the SDK's note that the
     # capability is deprecated in a later protocol version would repeat on stderr for each one.
     warnings.filterwarnings("ignore", category=MCPDeprecationWarning)

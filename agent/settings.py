@@ -1,6 +1,10 @@
 """The one place settings are merged: defaults < user config < repository config < LOOPWRIGHT_* env < CLI flags.
 
 Every value remembers where it came from, so `loopwright config` can say why a setting is what it is.
+A repository's file is written by whoever can write the repository, the sandbox and the model included:
+its values of the settings that loosen isolation or start programs on this machine apply only when the
+person trusted them (`repotrust`); the user's own file, the environment and the flags are the person's.
+
 Settings are addressed by dotted keys that mirror `RunConfig`: `model`, `limits.max_steps`, `sandbox.image`.
 In TOML files sections are tables (`[limits]`); in the environment the dots become underscores
 (`LOOPWRIGHT_LIMITS_MAX_STEPS`, `LOOPWRIGHT_SANDBOX_IMAGE`, `LOOPWRIGHT_APPROVAL_MODE`). Tables of named
@@ -20,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from loopwright.config import RunConfig
+from loopwright.repotrust import TRUST_COMMAND, RepoTrust, review
 from loopwright.sandboxes import hostfs
 
 REPO_FILE = "loopwright.toml"
@@ -39,12 +44,32 @@ class Settings:
     """Dotted key -> where its value came from: `default`, a file path, `env NAME` or `--flag`."""
     files: tuple[Path, ...]
     """Config files that exist and were read, lowest priority first."""
+    repo_trust: RepoTrust | None = None
+    """The repository file's guarded values and whether they apply; None when it sets none."""
 
     def rows(self) -> list[tuple[str, str, str]]:
         """(key, value, source) for every setting, in `RunConfig` order; an MCP server as its one-line summary."""
         values = _flatten(self.config.model_dump(mode="json"))
         servers = {f"mcp_servers.{name}": server.summary() for name, server in self.config.mcp_servers.items()}
-        return [(key, servers.get(key) or _show(value), self.sources.get(key, DEFAULT)) for key, value in values.items()]
+        return [(key, servers.get(key) or _show(value), self._source(key)) for key, value in values.items()]
+
+    def untrusted_warning(self) -> str | None:
+        """One line naming the repository's guarded keys left out, and how to trust them; None when none were."""
+        trust = self.repo_trust
+        if trust is None or not trust.ignored:
+            return None
+        command = TRUST_COMMAND if trust.root == Path.cwd().resolve() else f"{TRUST_COMMAND} --repo {trust.root}"
+        return (
+            f"{trust.file} sets {', '.join(item.key for item in trust.ignored)}, which loosen the sandbox or run "
+            f"programs on this machine; ignored until you trust them: {command}"
+        )
+
+    def _source(self, key: str) -> str:
+        source = self.sources.get(key, DEFAULT)
+        trust = self.repo_trust
+        if trust and source == str(trust.file) and any(item.key == key and trust.state(item) == "trusted" for item in trust.values):
+            return f"{source} (trusted)"
+        return source
 
 
 def keys() -> list[str]:
@@ -57,28 +82,51 @@ def user_config_path(environ: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "loopwright" / "config.toml"
 
 
+Layer = tuple[dict[str, Any], str | dict[str, str]]
+"""Values of one source, and where they came from: one file, or a name per key (variables, flags)."""
+
+
 def load(repo: Path, flags: Mapping[str, tuple[Any, str]] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Merge every source. `flags` maps dotted keys to (value, flag name) for the CLI options actually given."""
+    """Merge every source. `flags` maps dotted keys to (value, flag name) for the CLI options actually given.
+
+    The repository file's guarded values looser than the person's own are left out unless trusted
+    (`Settings.repo_trust` says which); every value is checked all the same, so a bad one is still an error."""
     environ = os.environ if environ is None else environ
     known = keys()
-    merged: dict[str, Any] = {}
-    sources: dict[str, str] = {}
-    files = []
-    for path, inside in ((user_config_path(environ), None), (repo / REPO_FILE, repo)):
-        if path.is_file():
-            files.append(path)
-            for key, value in _read_file(path, known, inside).items():
-                merged[key], sources[key] = value, str(path)
-    for key in known:
-        name = env_name(key)
-        if name in environ:
-            merged[key], sources[key] = environ[name], f"env {name}"
-    for key, (value, flag) in (flags or {}).items():
+    user_path, repo_path = user_config_path(environ), repo / REPO_FILE
+    user = _read_file(user_path, known) if user_path.is_file() else None
+    written = _read_file(repo_path, known, repo) if repo_path.is_file() else None
+    given = {key: environ[env_name(key)] for key in known if env_name(key) in environ}
+    for key in flags or {}:
         if key not in known:
             raise KeyError(f"unknown setting {key!r}")
-        merged[key], sources[key] = value, flag
+    person: list[Layer] = [
+        (given, {key: f"env {env_name(key)}" for key in given}),
+        ({key: value for key, (value, _) in (flags or {}).items()}, {key: flag for key, (_, flag) in (flags or {}).items()}),
+    ]
+    below: list[Layer] = [] if user is None else [(user, str(user_path))]
+    _validate([*below, *([(written, str(repo_path))] if written is not None else []), *person])  # untrusted values too
+
+    repo_trust = None
+    if written is not None:
+        own = {**_flatten(RunConfig().model_dump(mode="json")), **(user or {})}
+        repo_trust = review(repo, repo_path, written, own, set(given) | set(flags or {}))
+        left_out = {item.key for item in repo_trust.ignored} if repo_trust else set()
+        below.append(({key: value for key, value in written.items() if key not in left_out}, str(repo_path)))
+    config, sources = _validate([*below, *person])
+    files = tuple(path for path, values in ((user_path, user), (repo_path, written)) if values is not None)
+    return Settings(config=config, sources=sources, files=files, repo_trust=repo_trust)
+
+
+def _validate(layers: list[Layer]) -> tuple[RunConfig, dict[str, str]]:
+    """The config the layers make, lowest first, each with its source (one for a file, one per key otherwise)."""
+    merged: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for values, where in layers:
+        for key, value in values.items():
+            merged[key], sources[key] = value, where if isinstance(where, str) else where[key]
     try:
-        config = RunConfig.model_validate(_nest(merged))
+        return RunConfig.model_validate(_nest(merged)), sources
     except ValidationError as exc:
         error = exc.errors()[0]
         key = ".".join(str(part) for part in error["loc"])
@@ -86,7 +134,6 @@ def load(repo: Path, flags: Mapping[str, tuple[Any, str]] | None = None, environ
         source = next((sources[".".join(parts[:n])] for n in range(len(parts), 0, -1) if ".".join(parts[:n]) in sources), None)
         source = source or next((where for name, where in sources.items() if name.startswith(f"{key}.")), "settings")
         raise SettingsError(f"{source}: {key}: {error['msg']}") from None
-    return Settings(config=config, sources=sources, files=tuple(files))
 
 
 def env_name(key: str) -> str:

@@ -23,6 +23,7 @@ from loopwright.config import McpServer, RunConfig, SandboxSettings
 from loopwright.hooks import Hooks
 from loopwright.mcpclient import checked_schema, render, start_servers
 from loopwright.mcptools import server_tools, tool_name
+from loopwright.repotrust import trust
 from loopwright.models.scripted import ScriptedModel, Turn, call
 from loopwright.sandboxes.local import LocalSandbox
 from loopwright.session import build_session
@@ -74,12 +75,14 @@ def test_servers_merge_by_name_across_files_and_hide_their_secrets(tmp_path: Pat
     home = {"HOME": str(tmp_path / "home")}
     user = write(tmp_path / "home" / ".config" / "loopwright" / "config.toml", '[mcp_servers.docs]\ncommand = "docs-server"\n[mcp_servers.web]\nurl = "http://127.0.0.1:1/mcp"\nheaders = { Authorization = "Bearer sekrit" }\n')
     repo = write(tmp_path / "repo" / "loopwright.toml", '[mcp_servers.docs]\ncommand = "other-docs"\nargs = ["--fast"]\nenv = { TOKEN = "t0ps3cret" }\ncall_timeout_s = 5\n')
+    assert load(tmp_path / "repo", environ=home).config.mcp_servers["docs"].command == "docs-server"  # until trusted
+    trust(load(tmp_path / "repo", environ=home).repo_trust)
     settings = load(tmp_path / "repo", environ=home)
     servers = settings.config.mcp_servers
     assert set(servers) == {"docs", "web"}
     assert (servers["docs"].command, servers["docs"].args, servers["docs"].call_timeout_s, servers["docs"].start_timeout_s) == ("other-docs", ["--fast"], 5, 30)
     rows = {key: (value, source) for key, value, source in settings.rows()}
-    assert rows["mcp_servers.docs"] == ("other-docs --fast (env: TOKEN)", str(repo))
+    assert rows["mcp_servers.docs"] == ("other-docs --fast (env: TOKEN)", f"{repo} (trusted)")
     assert rows["mcp_servers.web"] == ("http://127.0.0.1:1/mcp (headers: Authorization)", str(user))
     dumped = json.dumps(settings.config.model_dump(mode="json"))  # what trajectories record
     assert "t0ps3cret" not in dumped and "sekrit" not in dumped
@@ -256,6 +259,8 @@ def test_the_cli_lists_servers_and_a_run_goes_on_without_a_broken_one(tmp_path: 
         '[mcp_servers.missing]\ncommand = "no-such-mcp-server-anywhere"\n',
     )
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path / "home"), "COLUMNS": "200"}
+    trusted = subprocess.run([sys.executable, "-m", "loopwright", "config", "trust", "--yes"], capture_output=True, text=True, env=env, cwd=repo, timeout=60)
+    assert trusted.returncode == 0, trusted.stderr
     shown = subprocess.run([sys.executable, "-m", "loopwright", "config"], capture_output=True, text=True, env=env, cwd=repo, timeout=60)
     assert shown.returncode == 0, shown.stderr
     assert "MCP server fake: started" in shown.stdout and "fake__echo" in shown.stdout

@@ -30,15 +30,15 @@ def test_defaults_when_nothing_is_set(tmp_path: Path, home):
 
 def test_each_layer_overrides_the_one_below(tmp_path: Path, home):
     user = write(tmp_path / "home" / ".config" / "loopwright" / "config.toml", 'model = "openai:gpt-5"\napproval_mode = "auto-edit"\n[limits]\nmax_steps = 10\nmax_tokens = 1000\n')
-    repo = write(tmp_path / "repo" / "loopwright.toml", 'test_command = "make test"\n[limits]\nmax_steps = 20\n[sandbox]\nimage = "mine:1"\n')
+    repo = write(tmp_path / "repo" / "loopwright.toml", 'test_command = "make test"\n[limits]\nmax_steps = 20\n[sandbox]\nmemory = "1g"\n')
     environ = {**home, "LOOPWRIGHT_LIMITS_MAX_STEPS": "25", "LOOPWRIGHT_SANDBOX_NETWORK": "true", "LOOPWRIGHT_DEBUG": "1"}
     settings = load(tmp_path / "repo", {"limits.max_steps": (40, "--max-steps")}, environ=environ)
     config = settings.config
     assert (config.model, config.approval_mode, config.test_command) == ("openai:gpt-5", "auto-edit", "make test")
-    assert (config.limits.max_steps, config.limits.max_tokens, config.sandbox.image, config.sandbox.network) == (40, 1000, "mine:1", True)
+    assert (config.limits.max_steps, config.limits.max_tokens, config.sandbox.memory, config.sandbox.network) == (40, 1000, "1g", True)
     sources = {key: source for key, _, source in settings.rows()}
     assert sources["model"] == str(user) and sources["limits.max_tokens"] == str(user)
-    assert sources["test_command"] == str(repo) and sources["sandbox.image"] == str(repo)
+    assert sources["test_command"] == str(repo) and sources["sandbox.memory"] == str(repo)
     assert sources["sandbox.network"] == "env LOOPWRIGHT_SANDBOX_NETWORK"
     assert sources["limits.max_steps"] == "--max-steps"
     assert sources["limits.max_seconds"] == "default"
@@ -117,12 +117,12 @@ def loopwright(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Complet
 def test_config_command_shows_values_and_sources(tmp_path: Path):
     import os
 
-    write(tmp_path / "loopwright.toml", '[sandbox]\nimage = "team-image:2"\n')
+    write(tmp_path / "loopwright.toml", '[sandbox]\npids = 100\n')
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path / "home"), "LOOPWRIGHT_APPROVAL_MODE": "auto-edit", "COLUMNS": "200"}
     proc = loopwright("config", env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     rows = {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines() if line.strip()}
-    assert rows["sandbox.image"] == ["team-image:2", str(tmp_path / "loopwright.toml")]
+    assert rows["sandbox.pids"] == ["100", str(tmp_path / "loopwright.toml")]
     assert rows["approval_mode"] == ["auto-edit", "env", "LOOPWRIGHT_APPROVAL_MODE"]
     assert rows["limits.max_steps"] == ["30", "default"]
 
@@ -140,8 +140,8 @@ def test_run_takes_its_settings_from_the_repository_file(tmp_path: Path):
 
     repo = buggy_calc_repo(tmp_path / "repo")
     script = write_script(tmp_path / "s.json", WRONG_THEN_RIGHT)
-    write(repo / "loopwright.toml", f'model = "scripted:{script}"\n[sandbox]\nkind = "local"\n[limits]\nmax_steps = 2\n')
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path / "home")}
+    write(repo / "loopwright.toml", f'model = "scripted:{script}"\n[limits]\nmax_steps = 2\n')
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path / "home"), "LOOPWRIGHT_STATE_DIR": os.environ["LOOPWRIGHT_STATE_DIR"], "LOOPWRIGHT_SANDBOX_KIND": "local"}
     proc = loopwright("run", "fix it", "-q", env=env, cwd=repo)
     assert "stop reason : max_steps" in proc.stdout, proc.stdout + proc.stderr
     flagged = loopwright("run", "fix it", "-q", "--max-steps", "30", env=env, cwd=repo)

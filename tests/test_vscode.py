@@ -29,10 +29,13 @@ def script(path: Path, turns) -> Path:
 
 
 def configure(repo: Path, model_script: Path, test_command: str = "") -> None:
-    """The tasks pass no model or sandbox: they come from the repository's loopwright.toml, as for a user."""
+    """The tasks pass no model or sandbox: they come from the repository's loopwright.toml, as for a user, who
+    trusted its `sandbox.kind` once."""
     tests = f"test_command = {json.dumps(test_command)}\n" if test_command else ""
     (repo / "loopwright.toml").write_text(f'model = "scripted:{model_script}"\n{tests}\n[sandbox]\nkind = "local"\n')
     (repo / ".git" / "info" / "exclude").write_text("loopwright.toml\n.loopwright/\n")
+    trusted = subprocess.run([*LOOPWRIGHT, "config", "trust", "--yes", "--repo", str(repo)], capture_output=True, text=True, timeout=60)
+    assert trusted.returncode == 0, trusted.stderr
 
 
 def substitute(value: str, variables: dict[str, str]) -> str:

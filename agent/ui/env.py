@@ -90,10 +90,12 @@ def shell(repo: Repo = Path("."), python: Python = None, image: Image = None) ->
 
 def _config(repo: Path, python: str | None, image: str | None, test_cmd: str | None = None) -> tuple[Path, RunConfig]:
     from loopwright.settings import load
+    from loopwright.ui.config import checked
 
     root = repo_root(repo)
     given = {"sandbox.python": (python, "--python"), "sandbox.image": (image, "--image"), "test_command": (test_cmd, "--test-cmd")}
-    return root, load(root, {key: value for key, value in given.items() if value[0] is not None}).config
+    flags = {key: value for key, value in given.items() if value[0] is not None}
+    return root, checked(load(root, flags), lambda: load(root, flags), ask=False).config
 
 
 def _sandbox(root: Path, config: RunConfig, fresh: bool):

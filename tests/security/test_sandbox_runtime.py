@@ -16,11 +16,11 @@ MISSING = "loopwright-no-such-runtime"
 
 
 def test_runtime_and_storage_come_from_file_environment_and_flag(tmp_path):
-    (tmp_path / "loopwright.toml").write_text('[sandbox]\nruntime = "auto"\nstorage = "5g"\n')
+    (tmp_path / "loopwright.toml").write_text('[sandbox]\nruntime = "auto"\nstorage = "1g"\n')
     environ = {"HOME": str(tmp_path), "LOOPWRIGHT_SANDBOX_STORAGE": "512m"}
     from_file = load(tmp_path, environ={"HOME": str(tmp_path)})
     merged = load(tmp_path, {"sandbox.runtime": ("runsc", "--runtime")}, environ=environ)
-    assert (from_file.config.sandbox.runtime, from_file.config.sandbox.storage) == ("auto", "5g")
+    assert (from_file.config.sandbox.runtime, from_file.config.sandbox.storage) == ("auto", "1g")
     assert (merged.config.sandbox.runtime, merged.config.sandbox.storage) == ("runsc", "512m")
     assert merged.sources["sandbox.runtime"] == "--runtime"
     assert merged.sources["sandbox.storage"] == "env LOOPWRIGHT_SANDBOX_STORAGE"
