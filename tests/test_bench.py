@@ -399,6 +399,8 @@ def test_ids_with_escaped_control_characters_match_a_pytest_that_puts_the_charac
     outcomes = {"t.py::test_unpack[\x10-output6]": "failed", "t.py::test_unpack[-output0]": "passed"}
     report = TestReport(exit_code=1, command="pytest", counts={"passed": 1, "failed": 1}, outcomes=outcomes, collected=2, structured=True)
     assert read_report(report, [listed]).outcomes == {listed: "failed"}
+    cut = "t.py::test_unpack[\\x10"  # pydicom-793: cut at the parameter's first space, and escaped
+    assert read_report(report, [cut]).outcomes == {cut: "failed"}
 
 
 def test_an_id_naming_a_file_in_a_cache_outside_the_repository_stands_for_the_one_test_naming_that_file():

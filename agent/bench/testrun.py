@@ -173,7 +173,7 @@ def _structured(test_id: str, per_test: Mapping[str, str], collection_errors: Ma
         if len(same_files) == 1:
             return same_files[0]
     if truncated(test_id):
-        found = [outcome for node, outcome in per_test.items() if node.startswith(test_id)]
+        found = [outcome for node, outcome in per_test.items() if node.startswith(test_id) or escaped(node).startswith(test_id)]
         if found:
             return next((o for o in found if o not in PASSING), found[0])
     if any(_covers(node, test_id) for node in collection_errors):
