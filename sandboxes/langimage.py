@@ -10,6 +10,7 @@ Public: `build_language_images`, `language_tag`, LANGUAGE_RELEASE.
 
 from __future__ import annotations
 
+import base64
 import shutil
 import tempfile
 import time
@@ -23,7 +24,7 @@ import docker.errors
 from loopwright.sandboxes.base import SandboxError
 from loopwright.sandboxes.docker import connect
 from loopwright.sandboxes.image import BASE_REPOSITORY, BUILD_TIMEOUT_S, DEFAULT_IMAGE, HOST_CA_BUNDLE, build_rootfs
-from loopwright.sandboxes.toolchains.base import Toolchain
+from loopwright.sandboxes.toolchains.base import WARM, WARM_SCRIPT, Toolchain, warm_name, warm_script
 from loopwright.sandboxes.toolchains.registry import TOOLCHAINS, language_image
 
 LANGUAGE_RELEASE = "trixie"
@@ -64,7 +65,7 @@ def _build_one(client, chain: Toolchain, base: str, tag: str, progress: Callable
     context = Path(tempfile.mkdtemp(prefix=f"loopwright-{chain.language}-image-"))
     try:
         template = resources.files("loopwright.sandboxes").joinpath("images/Dockerfile.language").read_text()
-        (context / "Dockerfile").write_text(template + "".join(f"ENV {key}={value}\n" for key, value in chain.image_env.items()))
+        (context / "Dockerfile").write_text(template + "".join(f"ENV {key}={value}\n" for key, value in chain.image_env.items()) + _warmup(chain))
         if not HOST_CA_BUNDLE.is_file():
             raise SandboxError(f"CA bundle {HOST_CA_BUNDLE} not found; install ca-certificates")
         shutil.copyfile(HOST_CA_BUNDLE, context / "ca.crt")
@@ -90,6 +91,19 @@ def _build_one(client, chain: Toolchain, base: str, tag: str, progress: Callable
         return built.id, took
     finally:
         shutil.rmtree(context, ignore_errors=True)
+
+
+def _warmup(chain: Toolchain) -> str:
+    """The Dockerfile's last step: the toolchain's warm-up, its caches kept under WARM with the script that restores them."""
+    if not chain.image_warmup:
+        return ""
+    saves = " && ".join(f"cp -a {folder} {WARM}/{warm_name(folder)}" for folder in chain.image_warm)
+    script = warm_script(list(chain.image_warm))
+    return (
+        f"RUN {chain.image_warmup} && mkdir -p {WARM} && {saves}"
+        f" && echo {base64.b64encode(script.encode()).decode()} | base64 -d > {WARM_SCRIPT} && chmod 0755 {WARM_SCRIPT} && chmod -R a+rX {WARM}"
+        f" && rm -rf {' '.join(chain.image_warm)}\n"
+    )
 
 
 def _image_id(client, tag: str) -> str | None:

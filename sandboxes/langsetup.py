@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 from loopwright.sandboxes.envreport import CommandRun, Failure, one_line
 from loopwright.sandboxes.envsetup import PRISTINE, WORKDIR, SetupContainer, SetupFailed
-from loopwright.sandboxes.toolchains.base import WARM, WARM_SCRIPT, ToolchainPlan
+from loopwright.sandboxes.toolchains.base import WARM, WARM_SCRIPT, ToolchainPlan, warm_name, warm_script
 
 MIN_STEP_S = 5.0
 WARM_LIMIT = 768 << 20
@@ -50,6 +50,7 @@ def run_language_setup(
     _must(box, f"mkdir -p {PRISTINE} {WORKDIR} {WARM}", 30)
     box.put(PRISTINE, copy)
     _must(box, f"cp -a {PRISTINE}/workspace/. {WORKDIR}/", 300)
+    box.run(f"[ ! -x {WARM_SCRIPT} ] || {WARM_SCRIPT}", 300, None)  # the image's own caches (toolchains.base.Toolchain.image_warmup)
     if plan.version_command:
         version = box.run(plan.version_command, 60, None)
         result.toolchain = " / ".join(one_line(line, 120) for line in version.output.strip().splitlines()[:2]) if version.exit_code == 0 else ""
@@ -117,15 +118,12 @@ def _keep_warm(box: SetupContainer, plan: ToolchainPlan, result: LanguageSetup) 
         if size > WARM_LIMIT:
             result.notes.append(f"the build cache {folder} ({size >> 20} MiB) is too large to keep; the agent phase builds from scratch")
             continue
-        name = folder.strip("/").replace("/", "_")
-        if box.run(f"cp -a {shlex.quote(folder)} {WARM}/{name}", 300, None).exit_code == 0:
-            kept.append((name, folder))
+        name = warm_name(folder)
+        if box.run(f"rm -rf {WARM}/{name} && cp -a {shlex.quote(folder)} {WARM}/{name}", 300, None).exit_code == 0:
+            kept.append(folder)
     if kept:
-        lines = ["#!/bin/sh", "# Puts the setup phase's build caches back under /tmp (the agent phase's root file system is read-only)."]
-        lines += [f"[ -e {folder} ] || cp -a {WARM}/{name} {folder} 2>/dev/null" for name, folder in kept]
-        script = "\n".join(lines + ["exit 0", ""])
-        _must(box, f"printf %s {shlex.quote(script)} > {WARM_SCRIPT} && chmod 0755 {WARM_SCRIPT}", 30)
-        result.notes.append("the agent phase starts from the setup phase's build: " + ", ".join(folder for _, folder in kept))
+        _must(box, f"printf %s {shlex.quote(warm_script(kept))} > {WARM_SCRIPT} && chmod 0755 {WARM_SCRIPT}", 30)
+        result.notes.append("the agent phase starts from the setup phase's build: " + ", ".join(kept))
 
 
 def _status(ran: CommandRun) -> str:

@@ -85,10 +85,27 @@ class Toolchain(Protocol):
     """The image's environment: what every command in the agent phase runs with."""
     registry_dockerfile: str
     """The Dockerfile (in sandboxes/) that builds the image from the official one, for users with a registry."""
+    image_warmup: str
+    """A shell command the image build runs to fill the toolchain's caches under /tmp (Go compiles its standard
+    library on first use), whose result every session starts from; "" for none."""
+    image_warm: tuple[str, ...]
+    """The folders under /tmp that command fills."""
 
     def plan(self, root: Path) -> ToolchainPlan:
         """The environment for `root`'s tests, from its files alone."""
         ...
+
+
+def warm_name(folder: str) -> str:
+    """The name under WARM of a cache folder under /tmp."""
+    return folder.strip("/").replace("/", "_")
+
+
+def warm_script(folders: list[str]) -> str:
+    """The script (WARM_SCRIPT) that puts each of `folders` back under /tmp from its copy under WARM."""
+    lines = ["#!/bin/sh", "# Puts the setup phase's build caches back under /tmp (the agent phase's root file system is read-only)."]
+    lines += [f"[ -e {folder} ] || cp -a {WARM}/{warm_name(folder)} {folder} 2>/dev/null" for folder in folders]
+    return "\n".join([*lines, "exit 0", ""])
 
 
 def read_defining(root: Path, names: list[str]) -> dict[str, bytes]:

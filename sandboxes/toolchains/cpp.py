@@ -28,6 +28,8 @@ class Cpp:
     packages = ("g++", "make", "cmake", "libc6-dev", "pkgconf", "libgtest-dev", "libgmock-dev")
     image_env = {"CTEST_OUTPUT_ON_FAILURE": "1", "CMAKE_COLOR_DIAGNOSTICS": "OFF"}
     registry_dockerfile = "Dockerfile.cpp"
+    image_warmup = ""
+    image_warm: tuple[str, ...] = ()
 
     def plan(self, root: Path) -> ToolchainPlan:
         if (root / "CMakeLists.txt").is_file():

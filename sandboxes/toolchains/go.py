@@ -1,6 +1,7 @@
 """Go: modules fetched in the setup phase into a module cache in the image, `go test -json` in the agent phase.
 
-The agent phase has no proxy (GOPROXY=off) and never downloads a toolchain (GOTOOLCHAIN=local); with
+The image comes with the build cache of a first `go test` (the standard library compiled, which otherwise
+takes a minute on every new environment). The agent phase has no proxy (GOPROXY=off) and never downloads a toolchain (GOTOOLCHAIN=local); with
 -mod=mod a go.sum that lacks a line the cache can answer is completed rather than refused. A vendor
 directory is used as it is (-mod=vendor), with nothing to download.
 """
@@ -30,6 +31,12 @@ class Go:
         "CGO_ENABLED": "0",
     }
     registry_dockerfile = "Dockerfile.go"
+    image_warmup = (
+        "mkdir -p /tmp/warmup && cd /tmp/warmup && printf 'module warmup\\n' > go.mod"
+        " && printf 'package warmup\\nimport (\\n\\t\"fmt\"\\n\\t\"testing\"\\n)\\nfunc TestWarm(t *testing.T) { t.Log(fmt.Sprint(1)) }\\n' > warm_test.go"
+        " && go test -json ./... > /dev/null && cd / && rm -rf /tmp/warmup"
+    )
+    image_warm = (BUILD_CACHE,)
 
     def plan(self, root: Path) -> ToolchainPlan:
         vendored = (root / "vendor" / "modules.txt").is_file()

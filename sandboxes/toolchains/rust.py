@@ -28,6 +28,8 @@ class Rust:
         "CARGO_TERM_PROGRESS_WHEN": "never",
     }
     registry_dockerfile = "Dockerfile.rust"
+    image_warmup = ""
+    image_warm: tuple[str, ...] = ()
 
     def plan(self, root: Path) -> ToolchainPlan:
         locked = (root / "Cargo.lock").is_file()
