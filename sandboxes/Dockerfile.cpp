@@ -6,7 +6,7 @@ FROM gcc:14-bookworm
 LABEL loopwright.language=cpp
 
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends python3 git ca-certificates procps cmake make pkgconf libgtest-dev libgmock-dev \
+    && apt-get install -y --no-install-recommends python3 git ca-certificates procps cmake make pkgconf libgtest-dev libgmock-dev libboost-date-time-dev \
     && rm -rf /var/lib/apt/lists/* \
     && git config --system safe.directory '*' \
     && mkdir -p /workspace /opt/loopwright \

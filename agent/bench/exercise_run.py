@@ -65,7 +65,8 @@ def run_exercise(exercise: Exercise, config: RunConfig, model_factory: Callable[
             reference = exercise.reference() if model_factory is None else {}
         except (ExerciseError, OSError, subprocess.CalledProcessError) as error:
             return _result(exercise, started, status="error", cause=f"the work tree could not be made: {error}")
-        config = config.model_copy(update={"test_command": exercise.test_command})
+        sandbox = config.sandbox.model_copy(update={"install_dependencies": config.sandbox.install_dependencies and exercise.setup_phase})
+        config = config.model_copy(update={"test_command": exercise.test_command, "sandbox": sandbox})
         opened = time.monotonic()
         try:
             box_context = open_sandbox(config.sandbox, root, lambda line: out.write(f"setup: {line}\n"))

@@ -8,7 +8,8 @@ them, per language:
 - Go: nothing is disabled (`go test -json ./...`);
 - Rust: tests are marked `#[ignore]`; libtest runs them too with `-- --include-ignored`;
 - C++: tests past the first sit behind the `EXERCISM_RUN_ALL_TESTS` define, which the exercise's CMakeLists.txt
-  sets when configured with `-DEXERCISM_RUN_ALL_TESTS=ON`; the test binary then writes Catch's JUnit report;
+  sets when configured with `-DEXERCISM_RUN_ALL_TESTS=ON`; the test binary then writes Catch's JUnit report
+  (the bundled Catch is built once per session and reused by the second run);
 - JavaScript (`xtest`) and Java (`@Disabled`) come with their toolchains.
 
 The test files are never edited. The reference goes in through loopwright's write tool, as a model would write
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,23 +37,31 @@ HIDDEN = (".meta", ".approaches", ".articles", ".exercism")
 CPP_BUILD = "/tmp/loopwright-build"
 
 
-def _go(name: str) -> str:
-    return "go test -json ./..."
+@dataclass(frozen=True)
+class Track:
+    """How a language's exercises run."""
 
-
-def _rust(name: str) -> str:
-    return "cargo test --no-fail-fast -- --include-ignored"
+    command: Callable[[str], str]
+    """The exercise's name -> the command that runs all of its tests (see the module's docstring)."""
+    setup_phase: bool = True
+    """Whether the toolchain's setup phase runs (C++ exercises bundle their test framework and have nothing to fetch)."""
 
 
 def _cpp(name: str) -> str:
+    # The exercise's CMakeLists.txt names its targets after its folder, which is /workspace in the sandbox: it is
+    # configured through a link named like the exercise.
     return (
-        f"cmake -S . -B {CPP_BUILD} -DEXERCISM_RUN_ALL_TESTS=ON && cmake --build {CPP_BUILD} --target {name}"
+        f"ln -sfn /workspace /tmp/{name} && cmake -S /tmp/{name} -B {CPP_BUILD} -DEXERCISM_RUN_ALL_TESTS=ON"
+        f" && cmake --build {CPP_BUILD} --target {name}"
         f' && {CPP_BUILD}/{name} -r junit -o "${{LOOPWRIGHT_JUNIT:-/tmp/{name}-junit.xml}}"'
     )
 
 
-LANGUAGES = {"go": _go, "rust": _rust, "cpp": _cpp}
-"""Language -> the command that runs all of an exercise's tests (see the module's docstring)."""
+LANGUAGES = {
+    "go": Track(lambda name: "go test -json ./..."),
+    "rust": Track(lambda name: "cargo test --no-fail-fast -- --include-ignored"),
+    "cpp": Track(_cpp, setup_phase=False),
+}
 
 
 class ExerciseError(Exception):
@@ -73,7 +83,11 @@ class Exercise:
 
     @property
     def test_command(self) -> str:
-        return LANGUAGES[self.language](self.name)
+        return LANGUAGES[self.language].command(self.name)
+
+    @property
+    def setup_phase(self) -> bool:
+        return LANGUAGES[self.language].setup_phase
 
     @property
     def instructions(self) -> str:
