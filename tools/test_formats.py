@@ -25,7 +25,7 @@ from loopwright.tools.compile_errors import parse_build_errors
 from loopwright.tools.gotest import parse_go_test
 from loopwright.tools.junit import MAX_XML_BYTES, JUnitError, parse_junit
 from loopwright.tools.libtest import parse_cargo_test
-from loopwright.tools.testreport import TestReport
+from loopwright.tools.testreport import BuildError, TestReport
 
 Reader = Callable[[Sandbox, str, float, dict[str, str]], TestReport]
 JUNIT_VARIABLE = "LOOPWRIGHT_JUNIT"
@@ -93,7 +93,7 @@ def run_junit(sandbox: Sandbox, command: str, timeout_s: float, env: dict[str, s
         return _without_report(result, command, str(error), build_errors)
 
 
-def _without_report(result: ExecResult, command: str, note: str, build_errors: tuple = ()) -> TestReport:
+def _without_report(result: ExecResult, command: str, note: str, build_errors: tuple[BuildError, ...] = ()) -> TestReport:
     return TestReport(exit_code=result.exit_code, command=command, timed_out=result.timed_out, tail=_tail(result), note=note, build_errors=build_errors or parse_build_errors(result.output))
 
 

@@ -69,7 +69,10 @@ def run_exercise(exercise: Exercise, config: RunConfig, model_factory: Callable[
         config = config.model_copy(update={"test_command": exercise.test_command, "sandbox": sandbox})
         opened = time.monotonic()
         try:
-            box_context = open_sandbox(config.sandbox, root, lambda line: out.write(f"setup: {line}\n"))
+            def note(line: str) -> None:
+                out.write(f"setup: {line}\n")
+
+            box_context = open_sandbox(config.sandbox, root, note)
             with box_context as box:
                 setup_s = time.monotonic() - opened
                 report = getattr(box, "setup_report", None)

@@ -23,12 +23,12 @@ _TARGET = re.compile(r"^(test|check|tests)\s*:", re.M)
 
 
 class Cpp:
-    language = "cpp"
-    title = "C/C++"
-    packages = ("g++", "make", "cmake", "libc6-dev", "pkgconf", "libgtest-dev", "libgmock-dev", "libboost-date-time-dev")
-    image_env = {"CTEST_OUTPUT_ON_FAILURE": "1", "CMAKE_COLOR_DIAGNOSTICS": "OFF"}
-    registry_dockerfile = "Dockerfile.cpp"
-    image_warmup = ""
+    language: str = "cpp"
+    title: str = "C/C++"
+    packages: tuple[str, ...] = ("g++", "make", "cmake", "libc6-dev", "pkgconf", "libgtest-dev", "libgmock-dev", "libboost-date-time-dev")
+    image_env: dict[str, str] = {"CTEST_OUTPUT_ON_FAILURE": "1", "CMAKE_COLOR_DIAGNOSTICS": "OFF"}
+    registry_dockerfile: str = "Dockerfile.cpp"
+    image_warmup: str = ""
     image_warm: tuple[str, ...] = ()
 
     def plan(self, root: Path) -> ToolchainPlan:

@@ -18,10 +18,10 @@ TEST_COMMAND = "go test -json ./..."
 
 
 class Go:
-    language = "go"
-    title = "Go"
-    packages = ("golang-go",)
-    image_env = {
+    language: str = "go"
+    title: str = "Go"
+    packages: tuple[str, ...] = ("golang-go",)
+    image_env: dict[str, str] = {
         "GOTOOLCHAIN": "local",
         "GOPROXY": "off",
         "GOSUMDB": "off",
@@ -30,13 +30,13 @@ class Go:
         "GOCACHE": BUILD_CACHE,
         "CGO_ENABLED": "0",
     }
-    registry_dockerfile = "Dockerfile.go"
-    image_warmup = (
+    registry_dockerfile: str = "Dockerfile.go"
+    image_warmup: str = (
         "mkdir -p /tmp/warmup && cd /tmp/warmup && printf 'module warmup\\n' > go.mod"
         " && printf 'package warmup\\nimport (\\n\\t\"fmt\"\\n\\t\"testing\"\\n)\\nfunc TestWarm(t *testing.T) { t.Log(fmt.Sprint(1)) }\\n' > warm_test.go"
         " && go test -json ./... > /dev/null && cd / && rm -rf /tmp/warmup"
     )
-    image_warm = (BUILD_CACHE,)
+    image_warm: tuple[str, ...] = (BUILD_CACHE,)
 
     def plan(self, root: Path) -> ToolchainPlan:
         vendored = (root / "vendor" / "modules.txt").is_file()

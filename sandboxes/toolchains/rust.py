@@ -17,18 +17,18 @@ TEST_COMMAND = "cargo test --no-fail-fast"
 
 
 class Rust:
-    language = "rust"
-    title = "Rust"
-    packages = ("rustc", "cargo", "gcc", "libc6-dev")
-    image_env = {
+    language: str = "rust"
+    title: str = "Rust"
+    packages: tuple[str, ...] = ("rustc", "cargo", "gcc", "libc6-dev")
+    image_env: dict[str, str] = {
         "CARGO_HOME": CARGO_HOME,
         "CARGO_NET_OFFLINE": "true",
         "CARGO_TARGET_DIR": TARGET,
         "CARGO_TERM_COLOR": "never",
         "CARGO_TERM_PROGRESS_WHEN": "never",
     }
-    registry_dockerfile = "Dockerfile.rust"
-    image_warmup = ""
+    registry_dockerfile: str = "Dockerfile.rust"
+    image_warmup: str = ""
     image_warm: tuple[str, ...] = ()
 
     def plan(self, root: Path) -> ToolchainPlan:
