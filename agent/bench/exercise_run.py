@@ -112,7 +112,8 @@ def _fix_and_judge(exercise, ctx: ToolContext, config: RunConfig, reference: dic
         causes.append("the stub passes its tests")
     if not after.passed:
         first = after.failures[0].test_id if after.failures else (after.build_errors[0].location if after.build_errors else "")
-        causes.append(f"the fix does not pass: {after.problem}" + (f" ({first})" if first else "") + (f": {after.tail.splitlines()[-1][:200]}" if not first and after.tail else ""))
+        said = next((line.strip() for line in after.tail.splitlines() if line.lstrip().startswith("error")), after.tail.splitlines()[-1] if after.tail else "")
+        causes.append(f"the fix does not pass: {after.problem}" + (f" ({first})" if first else "") + (f": {said[:200]}" if not first and said else ""))
     return ExerciseResult(
         instance_id=exercise.instance_id,
         language=exercise.language,
