@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
@@ -325,12 +326,31 @@ def sandbox_build(
     tag: Annotated[str | None, typer.Option(help="Image tag to create (default: loopwright-sandbox:latest for bookworm, else loopwright-sandbox:pyX.Y).")] = None,
     release: Annotated[str, typer.Option(help="Debian release, which gives the Python: bullseye (3.9), bookworm (3.11) or trixie (3.13).")] = "bookworm",
     mirror: Annotated[str | None, typer.Option(help="Debian mirror URL (default: read from this machine's apt sources).")] = None,
+    language: Annotated[str | None, typer.Option(help="Build a language's image instead: go, rust, cpp, or all (loopwright-sandbox:<language>, on Debian trixie).")] = None,
 ) -> None:
-    """Build a sandbox image offline (no registry): Debian, Python, pytest and git; also tagged by its Python."""
+    """Build a sandbox image offline (no registry): Debian, Python, pytest and git; also tagged by its Python.
+    With --language, the image of a language's toolchain (all: every one, side by side)."""
     from loopwright.sandboxes.image import build_image, default_tag
 
+    if language is not None:
+        _build_languages(language, mirror)
+        return
     built = build_image(tag, release=release, mirror=mirror, progress=lambda line: err.print(f"[dim]{escape(line)}[/]"))
     out.print(f"built {tag or default_tag(release)} ({built})", highlight=False)
+
+
+def _build_languages(language: str, mirror: str | None) -> None:
+    from loopwright.sandboxes.langimage import build_language_images
+    from loopwright.sandboxes.toolchains.registry import TOOLCHAINS
+
+    names = list(TOOLCHAINS) if language == "all" else [language]
+    if any(name not in TOOLCHAINS for name in names):
+        raise UsageError(f"no toolchain for {language!r}; give one of {', '.join(TOOLCHAINS)} or all")
+    started = time.monotonic()
+    built = build_language_images(names, mirror=mirror, progress=lambda line: err.print(f"[dim]{escape(line)}[/]"))
+    for name, (image_id, took) in built.items():
+        out.print(f"built loopwright-sandbox:{name} ({image_id}) in {took:.0f}s", highlight=False)
+    out.print(f"all built in {time.monotonic() - started:.0f}s", highlight=False)
 
 
 @sandbox_app.command("trust")

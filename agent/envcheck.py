@@ -1,6 +1,6 @@
 """What `loopwright env` shows and checks: the environment a project's tests get, and whether it is usable.
 
-`describe` says, before anything is built, which Python and why, what will be installed and why, and
+`describe` says, before anything is built, which Python (or which language's toolchain) and why, what will be installed and why, and
 the test command. `check` runs in a sandbox whose setup phase is done: it collects the tests, runs the
 suite, and asks the interpreter where the project's own packages (and pytest) are imported from. The
 environment is usable when tests ran and the code they import is the repository's.
@@ -20,8 +20,10 @@ from loopwright.sandboxes.base import Sandbox
 from loopwright.sandboxes.envreport import SetupReport, one_line
 from loopwright.sandboxes.envsetup import parse_collection
 from loopwright.sandboxes.project import top_level_packages
+from loopwright.sandboxes.toolchains.base import Toolchain
+from loopwright.sandboxes.toolchains.registry import for_repository
 from loopwright.testdetect import detect
-from loopwright.tools import testreport
+from loopwright.tools import test_formats, testreport
 
 WORKDIR = "/workspace"
 _WHERE = """
@@ -51,6 +53,9 @@ def describe(root: Path, config: RunConfig) -> list[str]:
     from loopwright.sandboxes.envplan import is_python_project, make_plan
     from loopwright.sandboxes.pyversions import parse_version, show
 
+    chain = for_repository(root)
+    if chain is not None:
+        return _describe_language(root, config, chain)
     client = connect()
     try:
         choice, hints = choose_python(client, root, config.sandbox.image, config.sandbox.python)
@@ -72,6 +77,32 @@ def describe(root: Path, config: RunConfig) -> list[str]:
     for number, step in enumerate(plan.steps):
         lines.append(f"{'install' if number == 0 else 'else'} ({step.level}): {step.describe()}")
     lines += [f"setup command: {command}" for command in plan.setup_commands]
+    lines += [f"why: {decision}" for decision in plan.decisions]
+    lines.append(f"test command ({source}): {command}")
+    return lines
+
+
+def _describe_language(root: Path, config: RunConfig, chain: Toolchain) -> list[str]:
+    from loopwright.sandboxes.docker import connect
+    from loopwright.sandboxes.envimage import ENV_REPOSITORY, stored_report
+    from loopwright.sandboxes.langenv import require_language_image
+
+    plan = chain.plan(root)
+    command, source = test_command(root, config)
+    client = connect()
+    try:
+        image = require_language_image(client, config.sandbox.image, chain)
+        lines = [f"language: {chain.language} (the repository's files: {chain.title})", f"image: {image}"]
+        if not config.sandbox.install_dependencies:
+            return lines + ["setup phase: off (sandbox.install_dependencies = false)", f"test command ({source}): {command}"]
+        if plan.steps or config.sandbox.setup:
+            tag = f"{ENV_REPOSITORY}:{plan.cache_key(client.images.get(image).id, tuple(config.sandbox.setup))}"
+            lines.append(f"environment: {tag} ({'cached' if stored_report(client, tag) is not None else 'not built yet'})")
+    finally:
+        client.close()
+    lines += [f"setup ({step.name}{', network on' if step.network else ''}): {step.command}" for step in plan.steps] or ["setup: nothing to fetch or build"]
+    lines += [f"setup command: {line}" for line in config.sandbox.setup]
+    lines += [f"defined by: {', '.join(sorted(plan.defining))}"] if plan.defining else []
     lines += [f"why: {decision}" for decision in plan.decisions]
     lines.append(f"test command ({source}): {command}")
     return lines
@@ -126,6 +157,8 @@ class EnvCheck:
 
 def check(box: Sandbox, root: Path, command: str, timeout_s: float) -> EnvCheck:
     report = getattr(box, "setup_report", None)
+    if for_repository(root) is not None:
+        return _check_language(box, report, command, timeout_s)
     problems: list[str] = []
     warnings: list[str] = []
     uses_pytest = "pytest" in command
@@ -193,3 +226,43 @@ def _origins(box: Sandbox, names: tuple[str, ...]) -> list[Origin]:
     except ValueError:
         found = {}
     return [Origin(name, one_line(str(found.get(name, "!not reported")))) for name in names]
+
+
+def _check_language(box: Sandbox, report: SetupReport | None, command: str, timeout_s: float) -> EnvCheck:
+    """A language's suite, read as run_tests reads it: usable when tests ran (a failing test still ran; a failed
+    build, or a run that tested nothing, did not)."""
+    reader = test_formats.reader_for(command)
+    if reader is not None:
+        ran = reader(box, command, timeout_s, {})
+    else:
+        result = box.exec(command, timeout_s=timeout_s)
+        ran = testreport.TestReport(exit_code=result.exit_code, command=command, timed_out=result.timed_out, tail=result.output[-2000:])
+    problems: list[str] = []
+    warnings: list[str] = []
+    executed = sum(n for kind, n in ran.counts.items() if kind in testreport.RAN)
+    if ran.timed_out:
+        problems.append(f"the suite did not finish within {timeout_s:.0f}s")
+    elif ran.build_errors:
+        first = ran.build_errors[0]
+        problems.append(f"the build failed ({len(ran.build_errors)} errors; first: {first.location}: {one_line(first.message)})")
+    elif not ran.structured:
+        (warnings if ran.exit_code == 0 else problems).append(
+            f"no per-test results ({ran.note or 'the runner wrote no report'}); exit {ran.exit_code}: {one_line(ran.tail[-300:]) or 'no output'}"
+        )
+    elif not executed:
+        problems.append(f"the suite ran no test: {one_line(ran.tail[-300:]) or 'no output'}")
+    elif ran.problem:
+        warnings.append(f"some tests fail ({ran.problem}; the environment still runs them)")
+    if report is not None and report.failures:
+        warnings.append(f"{len(report.failures)} setup failures (see the setup report)")
+    return EnvCheck(
+        report=report,
+        test_command=command,
+        collected=ran.collected,
+        collection_errors=None,
+        counts=dict(ran.counts),
+        exit_code=ran.exit_code,
+        timed_out=ran.timed_out,
+        problems=tuple(problems),
+        warnings=tuple(warnings),
+    )

@@ -36,6 +36,8 @@ from loopwright.sandboxes.base import ExecResult, OutputCap, SandboxError
 from loopwright.sandboxes.runner import CommandRunner
 from loopwright.sandboxes.envimage import BASE_LABEL
 from loopwright.sandboxes.storage import WorkspaceGuard, parse_size
+from loopwright.sandboxes.toolchains.base import WARM_SCRIPT, Toolchain
+from loopwright.sandboxes.toolchains.registry import for_repository
 
 if TYPE_CHECKING:
     from loopwright.sandboxes.envreport import SetupReport
@@ -115,6 +117,7 @@ class DockerSandbox:
         commit_date: str = "",
         setup_commands: Sequence[str] = (),
         fresh_environment: bool = False,
+        language: str | None = None,
     ) -> None:
         self.host_root = Path(host_root).resolve()
         if not self.host_root.is_dir():
@@ -145,15 +148,21 @@ class DockerSandbox:
             with ThreadPoolExecutor(1) as pool:
                 # Measuring the workspace goes along with starting the container.
                 guard = pool.submit(WorkspaceGuard, self.host_root, self._storage, self._read_only)
-                start_image = _require_image(self._client, image)
-                if install_dependencies:
-                    start_image = self._environment(start_image, python, commit_date, tuple(setup_commands), setup_timeout_s, fresh_environment)
-                elif python:
-                    from loopwright.sandboxes.envimage import choose_python
+                chain = for_repository(self.host_root, language)
+                if chain is not None:
+                    start_image = self._language_environment(chain, image, tuple(setup_commands), setup_timeout_s, fresh_environment, install_dependencies)
+                else:
+                    start_image = _require_image(self._client, image)
+                    if install_dependencies:
+                        start_image = self._environment(start_image, python, commit_date, tuple(setup_commands), setup_timeout_s, fresh_environment)
+                    elif python:
+                        from loopwright.sandboxes.envimage import choose_python
 
-                    start_image = choose_python(self._client, self.host_root, start_image, python)[0].candidate.image
+                        start_image = choose_python(self._client, self.host_root, start_image, python)[0].candidate.image
                 self._container = self._start(start_image, network=network, user=self._user, runtime=self.runtime)
                 self._guard = guard.result()
+                if chain is not None:
+                    self._warm()
         except BaseException:
             self.close()
             raise
@@ -285,6 +294,36 @@ class DockerSandbox:
         for failure in self.setup_report.failures:
             self._progress(f"setup: could not install {failure.line()}")
         return image
+
+    def _language_environment(self, chain: Toolchain, image: str, commands: tuple[str, ...], timeout_s: float, fresh: bool, install: bool) -> str:
+        """The setup phase of a language's toolchain (langenv.py); without it, the language's sandbox image as it is."""
+        from loopwright.sandboxes.langenv import prepare_language, require_language_image
+
+        if not install:
+            return require_language_image(self._client, image, chain)
+        start_image, self.setup_report, temporary = prepare_language(
+            self._client,
+            self.host_root,
+            chain,
+            image=image,
+            setup_commands=commands,
+            timeout_s=timeout_s,
+            start=lambda name: self._start(name, network=True, user="0:0", runtime=SETUP_RUNTIME, mount=False),
+            storage=self._storage,
+            session_id=self.session_id,
+            progress=self._progress,
+            fresh=fresh,
+            output_limit=self.output_limit,
+        )
+        if temporary:
+            self._session_image = start_image
+        for failure in self.setup_report.failures:
+            self._progress(f"setup: {failure.line()}")
+        return start_image
+
+    def _warm(self) -> None:
+        """Put the setup phase's build caches back under /tmp (see toolchains.base.WARM_SCRIPT); none is no error."""
+        self.exec(f"[ ! -x {WARM_SCRIPT} ] || {WARM_SCRIPT}", timeout_s=300)
 
 
 def cleanup_stale(client: docker.DockerClient | None = None) -> list[str]:

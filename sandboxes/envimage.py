@@ -8,7 +8,8 @@ copy of the repository (workcopy.py, envsetup.py), and the container is committe
 the report as a label. An install that fails is not fatal: the report says what failed and the session
 goes on with what could be installed, or with the base image when nothing could.
 
-Public: `prepare`, `python_candidates`, `choose_python`, `image_python`, `stored_report`, ENV_REPOSITORY.
+Public: `prepare`, `python_candidates`, `choose_python`, `image_python`, `stored_report`, `setup_box`, `commit_environment`,
+ENV_REPOSITORY (a language's environment, langenv.py, is made with the same setup box and commit).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from __future__ import annotations
 import re
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import BinaryIO
 
 import docker.errors
 from docker.models.containers import Container
@@ -154,7 +157,10 @@ def prepare(
             pass
 
 
-def _build(client, container, root, plan: EnvPlan, report: SetupReport, base, base_id, tag, deadline, storage, session_id, progress, output_limit, started):
+@contextmanager
+def setup_box(client, container, root: Path, storage: int, output_limit: int) -> Iterator[tuple[SetupContainer, _LayerWatch, BinaryIO, list[str]]]:
+    """The setup container as `SetupContainer`, its layer watched, with the tar of the repository to copy in
+    and the notes on what the copy left out. Every setup phase (Python's, a language's) runs through this."""
     with tempfile.TemporaryFile(prefix="loopwright-copy-") as copy:
         notes = write_archive(root, copy, "workspace")
         copy_size = copy.tell()
@@ -166,7 +172,23 @@ def _build(client, container, root, plan: EnvPlan, report: SetupReport, base, ba
                 raise SetupFailed(watch.over)  # past the limit nothing more is worth running
             return run_exec(client.api, container.id, command, timeout_s=max(1.0, timeout_s), env=env, cap=OutputCap(output_limit), watch=watch)
 
-        box = SetupContainer(run=run, put=lambda folder, data: container.put_archive(folder, data))
+        yield SetupContainer(run=run, put=lambda folder, data: container.put_archive(folder, data)), watch, copy, notes
+
+
+def commit_environment(container, report: SetupReport, tag: str, base_id: str, changes: list[str]) -> tuple[str, SetupReport, bool]:
+    """The setup container as the environment image: `tag` when the report says to keep it, else an untagged image for
+    this session only. The report goes along as a label, so a cached environment reports the same."""
+    repository, _, key = tag.partition(":")
+    changes = [*changes, f"LABEL {KEY_LABEL}={key}", f"LABEL {BASE_LABEL}={base_id}", f"LABEL {REPORT_LABEL}={_label_value(report.to_json())}"]
+    if report.kept:
+        container.commit(repository=repository, tag=key, changes=changes)
+        return tag, report, False
+    image = container.commit(changes=changes)
+    return image.id, replace(report, image=image.id), True
+
+
+def _build(client, container, root, plan: EnvPlan, report: SetupReport, base, base_id, tag, deadline, storage, session_id, progress, output_limit, started):
+    with setup_box(client, container, root, storage, output_limit) as (box, watch, copy, notes):
         try:
             result = run_setup(box, plan, copy, deadline=deadline, progress=progress)
             if result.usable and not watch.over:
@@ -204,20 +226,8 @@ def _build(client, container, root, plan: EnvPlan, report: SetupReport, base, ba
     if not result.usable:
         return base, replace(report, image=base, venv="", kept=False), False
     base_path = _base_path(client, base)
-    repository, _, key = tag.partition(":")
-    changes = [
-        f"ENV VIRTUAL_ENV={VENV}",
-        f"ENV PATH={VENV}/bin:{base_path}",
-        f"LABEL {KEY_LABEL}={key}",
-        f"LABEL {BASE_LABEL}={base_id}",
-        f"LABEL {PYTHON_LABEL}={'.'.join(report.python.split('.')[:2])}",
-        f"LABEL {REPORT_LABEL}={_label_value(report.to_json())}",
-    ]
-    if report.kept:
-        container.commit(repository=repository, tag=key, changes=changes)
-        return tag, report, False
-    image = container.commit(changes=changes)
-    return image.id, replace(report, image=image.id), True
+    changes = [f"ENV VIRTUAL_ENV={VENV}", f"ENV PATH={VENV}/bin:{base_path}", f"LABEL {PYTHON_LABEL}={'.'.join(report.python.split('.')[:2])}"]
+    return commit_environment(container, report, tag, base_id, changes)
 
 
 def _base_path(client, image: str) -> str:

@@ -106,6 +106,12 @@ class SetupReport:
     notes: tuple[str, ...] = ()
     venv: str = ""
     """The virtual environment's folder, first on PATH in the sandbox ("" when there is none)."""
+    language: str = ""
+    """The toolchain's language (`go`, `rust`, `cpp`; see sandboxes/toolchains); "" for Python."""
+    toolchain: str = ""
+    """The toolchain's version, as it says it (`go version go1.24.4 linux/amd64`)."""
+    test_command: str = ""
+    """The toolchain's test command (a language's environment only)."""
 
     @property
     def ok(self) -> bool:
@@ -113,6 +119,8 @@ class SetupReport:
 
     def lines(self) -> list[str]:
         """For a person: everything, one fact a line."""
+        if self.language:
+            return self._language_lines()
         out = [f"Python {self.python}: {self.python_reason}"]
         state = "cached" if self.cached else ("built" if self.kept else "built, not kept")
         out.append(f"environment: {self.image} ({state}{f', {self.duration_s:.0f}s' if not self.cached else ''})")
@@ -129,8 +137,28 @@ class SetupReport:
         out += [f"note: {note}" for note in self.notes]
         return out
 
+    def _language_lines(self) -> list[str]:
+        out = [f"language: {self.language} ({self.python_reason})", f"toolchain: {self.toolchain or 'unknown'}"]
+        state = "cached" if self.cached else ("built" if self.kept else "built, not kept")
+        out.append(f"environment: {self.image} ({state}{f', {self.duration_s:.0f}s' if not self.cached else ''})")
+        out.append(f"fetched: {self.installed or 'nothing'}")
+        if self.packages:
+            out.append(f"dependencies: {len(self.packages)} ({', '.join(self.packages[:12])}{', ...' if len(self.packages) > 12 else ''})")
+        out += [f"failed: {failure.line()}" for failure in self.failures]
+        out += [f"setup {run.line()}" for run in self.setup_commands]
+        out += [f"why: {decision}" for decision in self.decisions]
+        out += [f"note: {note}" for note in self.notes]
+        if self.test_command:
+            out.append(f"test command: {self.test_command}")
+        return out
+
     def summary(self) -> str:
         """For the model: what it needs to know before its first command, in a few lines."""
+        if self.language:
+            out = [f"{self.toolchain or self.language}; dependencies: {self.installed or 'none fetched'}."]
+            out += [f"Could not set up: {failure.line()}" for failure in self.failures]
+            out.append("The network is off: dependencies that were not fetched cannot be had now." + (f" Tests: `{self.test_command}`." if self.test_command else ""))
+            return "\n".join(out)
         out = [f"Python {self.python} in a virtual environment{f' ({self.venv})' if self.venv else ''}, first on PATH."]
         out.append(f"Installed: {self.installed or 'nothing'}.")
         if self.resolved_as_of:

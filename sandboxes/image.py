@@ -135,13 +135,8 @@ def build_image(
     previous = {found for name in (tag, alias) if (found := _image_id(client, name)) is not None}
     work = Path(tempfile.mkdtemp(prefix="loopwright-image-"))
     try:
-        rootfs = work / "rootfs"
         started = time.monotonic()
-        progress(f"debootstrap {release} from {mirror} (a few minutes)")
-        _debootstrap(rootfs, mirror, release)
-        progress(f"root filesystem ready in {time.monotonic() - started:.0f}s; importing as {base_tag}")
-        _import_rootfs(client, rootfs, work / "rootfs.tar", base_tag)
-        _remove_tree(rootfs, progress)
+        build_rootfs(client, release, mirror, progress, work)
         progress(f"finishing {tag}")
         image_id = _finish_image(client, base_tag, tag, python, work / "context", progress)
         repository, _, alias_tag = alias.rpartition(":")
@@ -154,6 +149,30 @@ def build_image(
     finally:
         _remove_tree(work, progress)
         client.close()
+
+
+def build_rootfs(client, release: str, mirror: str | None, progress: Callable[[str], None], work: Path | None = None) -> str:
+    """debootstrap `release` and import it as `loopwright-rootfs:<release>`, the base every sandbox image starts from."""
+    if os.geteuid() != 0:
+        raise SandboxError("building the sandbox image needs root (debootstrap); run it with sudo")
+    if shutil.which("debootstrap") is None:
+        raise SandboxError("debootstrap not found; install it (apt-get install debootstrap)")
+    mirror = mirror or find_mirror(suite=release)
+    base_tag = f"{BASE_REPOSITORY}:{release}"
+    own = work is None
+    work = work or Path(tempfile.mkdtemp(prefix="loopwright-rootfs-"))
+    try:
+        rootfs = work / "rootfs"
+        started = time.monotonic()
+        progress(f"debootstrap {release} from {mirror} (a few minutes)")
+        _debootstrap(rootfs, mirror, release)
+        progress(f"root filesystem ready in {time.monotonic() - started:.0f}s; importing as {base_tag}")
+        _import_rootfs(client, rootfs, work / "rootfs.tar", base_tag)
+        _remove_tree(rootfs, progress)
+    finally:
+        if own:
+            _remove_tree(work, progress)
+    return base_tag
 
 
 def _debootstrap(rootfs: Path, mirror: str, release: str) -> None:

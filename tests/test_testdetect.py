@@ -59,3 +59,20 @@ def test_go_and_rust_by_their_sources(tmp_path):
 
 def test_an_empty_folder_gets_pytest(tmp_path):
     assert main_language(tmp_path) is None and detect(tmp_path) == PYTEST
+
+
+def test_c_and_cpp_need_their_own_build_file_and_a_python_manifest_keeps_a_python_project(tmp_path):
+    sources = {f"src/part{n}.c": "int f(void) { return 0; }\n" for n in range(8)} | {"src/part.h": "int f(void);\n"}
+    cmake = make_repo(tmp_path / "cmake", {**sources, "CMakeLists.txt": "project(x C)\n", "tools/gen.py": ""})
+    extension = make_repo(tmp_path / "ext", {**sources, "setup.py": "from setuptools import setup\n", "Makefile": "all:\n", "pkg/__init__.py": ""})
+    loose = make_repo(tmp_path / "loose", {**sources, "run.py": ""})
+    linted = make_repo(tmp_path / "lint", {"Makefile": "lint:\n\truff .\n", "app.py": ""})
+    assert main_language(cmake) == "cpp" and detect(cmake).startswith("cmake -S . -B ")
+    assert (main_language(extension), main_language(loose), main_language(linted)) == ("python", "python", "python")
+
+
+def test_make_projects_get_their_test_or_check_target_and_java_is_recognised(tmp_path):
+    check = make_repo(tmp_path / "make", {"Makefile": "all:\n\tcc -o x x.c\ncheck: all\n\t./x\n", "x.c": "int main(void) { return 0; }\n"})
+    java = make_repo(tmp_path / "java", {"pom.xml": "<project/>\n", "src/main/java/A.java": "class A {}\n", "scripts/x.py": ""})
+    assert detect(check) == "make check"
+    assert main_language(java) == "java" and detect(java) == PYTEST

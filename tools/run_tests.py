@@ -4,7 +4,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from loopwright.tools import runner_report, testreport
+from loopwright.tools import runner_report, test_formats, testreport
 from loopwright.tools.base import ToolArgs, ToolContext, ToolKind, ToolOutput, clip
 
 MAX_LISTED = 200
@@ -56,6 +56,7 @@ def record(report: testreport.TestReport) -> dict[str, Any]:
         "failing": [f.test_id for f in report.failures][:MAX_LISTED],
         "failures": [_failure(f) for f in report.failures[:MAX_LISTED]],
         "collection_errors": [e.node_id for e in report.collection_errors][:MAX_LISTED],
+        "build_errors": [f"{e.location}: {e.message}"[:300] for e in report.build_errors][:MAX_LISTED],
         "outside_imports": [i.name for i in report.outside_imports][:MAX_LISTED],
     }
 
@@ -68,8 +69,12 @@ def _failure(failure: testreport.Failure) -> dict[str, Any]:
 
 def run_test_command(ctx: ToolContext, selector: str | None = None) -> testreport.TestReport:
     """Run the test command (with `selector`) in the sandbox; the verdict comes from the runner's own report
-    where it wrote one (pytest, through loopwright's plugin), else from the exit code."""
+    where it wrote one (pytest, through loopwright's plugin; `go test -json`, libtest, JUnit XML: test_formats.py),
+    else from the exit code."""
     command = test_command_line(ctx, selector)
+    reader = test_formats.reader_for(command)
+    if reader is not None:
+        return reader(ctx.sandbox, command, ctx.test_timeout_s, ctx.env)
     slot = runner_report.prepare(ctx.sandbox)
     if slot is None:
         result = ctx.sandbox.exec(command, timeout_s=ctx.test_timeout_s, env=ctx.env)

@@ -17,6 +17,7 @@ RAN = ("passed", "failed", "error", "xfailed", "xpassed")
 OUTSIDE = "tested code outside the repository"
 NOTHING_COLLECTED = "no tests collected"
 NOTHING_RAN = "no test ran"
+BUILD_FAILED = "the build failed"
 MAX_MESSAGE_CHARS = 4_000
 """Per failure in `render()`; the whole report is clipped again by the tool."""
 HEADLINE_CHARS = 200
@@ -55,6 +56,15 @@ class CollectionError:
 
 
 @dataclass(frozen=True)
+class BuildError:
+    """A compiler's (or build tool's) error: the build stopped, so the tests it would have built did not run."""
+
+    location: str
+    """`path:line` (or `path:line:column`) where the compiler points; the tool's name when it names no file."""
+    message: str
+
+
+@dataclass(frozen=True)
 class OutsideImport:
     """A package the repository defines that the tests imported from elsewhere (e.g. the image's site-packages)."""
 
@@ -81,6 +91,8 @@ class TestReport:
     """Whether the results come from the runner's own report rather than the exit code alone."""
     note: str = ""
     """Why there is no structured report, when there is none."""
+    build_errors: tuple[BuildError, ...] = ()
+    """Compile errors with their file and line (Go, Rust, C/C++): the tests they stopped never ran."""
 
     @property
     def passed(self) -> bool:
@@ -93,6 +105,8 @@ class TestReport:
             return "timed out"
         if self.outside_imports:
             return OUTSIDE
+        if self.build_errors:
+            return BUILD_FAILED
         if self.collection_errors:
             return "errors collecting tests"
         if any(outcome in FAILING for outcome in self.outcomes.values()) or self.failures:
@@ -120,6 +134,10 @@ class TestReport:
                 " so its own code was not tested:"
             )
             lines += [f"    {item.name} from {item.origin}" for item in self.outside_imports]
+        for built in self.build_errors[:max_failures * 2]:
+            lines.append(f"\nBUILD ERROR {built.location}: {_clip(built.message, HEADLINE_CHARS * 5)}")
+        if len(self.build_errors) > max_failures * 2:
+            lines.append(f"\n[{len(self.build_errors) - max_failures * 2} more build errors not shown]")
         for error in self.collection_errors:
             lines.append(f"\nERROR collecting {error.node_id}" + (f" ({error.location})" if error.location else ""))
             lines.append(_indent(_clip(error.cause), "E   "))
@@ -128,7 +146,7 @@ class TestReport:
             lines += self._failure_lines(failure)
         if len(self.failures) > max_failures:
             lines.append(f"\n[{len(self.failures) - max_failures} more failures not shown]")
-        if self.problem and not (self.failures or self.collection_errors or self.outside_imports) and self.tail:
+        if self.problem and not (self.failures or self.collection_errors or self.outside_imports or self.build_errors) and self.tail:
             lines.append("\nLast output:\n" + self.tail)
         return "\n".join(lines)
 
@@ -155,7 +173,7 @@ class TestReport:
             return "Tests PASSED."
         if self.timed_out:
             return "Tests TIMED OUT (killed)."
-        if problem in (OUTSIDE, NOTHING_COLLECTED, NOTHING_RAN):
+        if problem in (OUTSIDE, NOTHING_COLLECTED, NOTHING_RAN, BUILD_FAILED):
             return f"Tests NOT PASSED: {problem}."
         return "Tests FAILED."
 

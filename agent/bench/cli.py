@@ -36,8 +36,8 @@ class BadInput(Exception):
 
 
 def bench_command(
-    tasks: Annotated[Path, typer.Argument(help="SWE-bench-format task file: JSON lines (or a JSON list) or parquet.")],
-    repos: Annotated[Path, typer.Option(help="Folder of git mirrors or clones: owner+name/repo, owner+name, owner__name, owner/name or name (.git optional).")],
+    tasks: Annotated[Path, typer.Argument(help="SWE-bench-format task file: JSON lines (or a JSON list) or parquet; or a directory of exercises (stub, tests, reference: the aider polyglot layout).")],
+    repos: Annotated[Path | None, typer.Option(help="Folder of git mirrors or clones: owner+name/repo, owner+name, owner__name, owner/name or name (.git optional). Not for exercises.")] = None,
     oracle: Annotated[bool, typer.Option("--oracle", help="Fix each task with its reference patch, through loopwright's apply_patch tool.")] = False,
     model: Annotated[str | None, typer.Option(help="Fix each task with the agent on this model (writes SWE-bench predictions).")] = None,
     out: Annotated[Path, typer.Option(help="Folder for results.jsonl, predictions.jsonl, report.md/json and each task's log.")] = Path("bench-results"),
@@ -58,7 +58,12 @@ def bench_command(
     """Run SWE-bench-format tasks: tests before and after a fix, in loopwright's sandbox, with a report of what
     resolved and the cause of every miss. Settings come from these options only (no config files), so a
     result depends on the command line alone. Resumable: tasks already in OUT/results.jsonl are skipped."""
+    if tasks.is_dir():
+        _run_exercises(tasks, oracle, model, out, instances or [], repo_filter or [], sandbox, image, runtime, test_timeout, max_steps, max_tokens, time_limit)
+        return
     try:
+        if repos is None:
+            raise BadInput("--repos is needed for SWE-bench-format tasks (the folder of the repositories' mirrors)")
         _check(oracle, model, workers, pass_sample, test_timeout, repos)
         if blobs is not None and not blobs.is_dir():
             raise BadInput(f"{blobs}: no such directory (the folder for --blobs)")
@@ -91,6 +96,44 @@ def bench_command(
         _run_with_progress(todo, options, store, workers)
     finally:
         _finish(chosen, store, mode, folder)
+
+
+def _run_exercises(folder: Path, oracle: bool, model: str | None, out: Path, instances: list[str], filters: list[str], sandbox: str, image: str | None, runtime: str | None, test_timeout: float, max_steps, max_tokens, time_limit) -> None:
+    """Exercise-style tasks (see bench/exercises.py): the stub's tests must fail, the fix's pass."""
+    from loopwright.bench.exercise_run import REPORT_MD as EXERCISES_MD
+    from loopwright.bench.exercise_run import RESULTS, run_exercise, write_exercise_report
+    from loopwright.bench.exercises import ExerciseError, load_exercises
+
+    try:
+        if oracle == (model is not None):
+            raise BadInput("give exactly one of --oracle and --model SPEC")
+        chosen = load_exercises(folder)
+        ids = set(_ids(instances))
+        chosen = [e for e in chosen if (not ids or e.instance_id in ids or e.name in ids) and all(f in e.instance_id for f in filters)]
+        if not chosen:
+            raise BadInput(f"{folder}: no exercise matches --instances / --repo-filter")
+        config = _config(sandbox, image, runtime, test_timeout, model, max_steps=max_steps, max_tokens=max_tokens, max_seconds=time_limit)
+        factory, _ = _model_factory(model)
+    except (BadInput, ExerciseError) as error:
+        raise UsageError(str(error)) from None
+    target = out.resolve()
+    (target / "logs").mkdir(parents=True, exist_ok=True)
+    results = []
+    with (target / RESULTS).open("w", encoding="utf-8") as lines:
+        for exercise in chosen:
+            result = run_exercise(exercise, config, factory, target / "logs", lambda line: None)
+            results.append(result)
+            lines.write(result.model_dump_json() + "\n")
+            lines.flush()
+            mark = "[green]ok[/]" if result.status == "ok" else ("[red]error[/]" if result.status == "error" else "[yellow]missed[/]")
+            cause = f": {escape(result.cause)}" if result.cause else ""
+            err.print(f"{mark} {escape(exercise.instance_id)} (setup {result.setup_s:.0f}s, total {result.total_s:.0f}s){cause}", highlight=False, soft_wrap=True)
+    summary = write_exercise_report(target, results, shlex.join(["loopwright", *sys.argv[1:]]))
+    table = Table("language", "exercises", "ok", "stub fails", "fix passes", "errors", box=None, header_style="bold")
+    for row in summary["languages"]:
+        table.add_row(row["language"], *(str(row[k]) for k in ("exercises", "ok", "stub_failed", "fix_passed", "errors")))
+    console.print(table)
+    console.print(f"report: {escape(str(target / EXERCISES_MD))}", highlight=False, soft_wrap=True)
 
 
 def _check(oracle: bool, model: str | None, workers: int, pass_sample: int, test_timeout: float, repos: Path) -> None:

@@ -32,6 +32,8 @@ GRAMMARS = {
     ".hh": ("tree_sitter_cpp", "language", "cpp"),
 }
 MAX_REPORTED = 3
+EITHER = {".h": ".hpp"}
+"""A header that may be C or C++: checked with the C++ grammar too, and fine when either parses it."""
 
 
 @cache
@@ -57,6 +59,15 @@ def parser_for(path: str) -> Parser | None:
 
 def problems(path: str, text: str) -> list[tuple[int, str]]:
     """(1-based line, description) of every syntax error tree-sitter finds; empty when fine or not checked."""
+    found = _problems(path, text)
+    other = EITHER.get(PurePosixPath(path).suffix.lower())
+    if found and other:
+        second = _problems(str(PurePosixPath(path).with_suffix(other)), text)
+        return second if len(second) < len(found) else found
+    return found
+
+
+def _problems(path: str, text: str) -> list[tuple[int, str]]:
     parser = parser_for(path)
     if parser is None:
         return []

@@ -1,0 +1,156 @@
+"""Go, Rust and C/C++ projects for real: their language images, the setup phase with a dependency, the agent
+phase offline, and test runs read into per-test results and compile errors with file:line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import docker.errors
+import pytest
+
+from loopwright.sandboxes.docker import DockerSandbox
+from loopwright.testdetect import detect
+from loopwright.tools.base import ToolContext
+from loopwright.tools.run_tests import run_test_command
+from tests.repos import make_repo
+
+GO_FILES = {
+    "go.mod": "module example.com/calc\n\ngo 1.22\n\nrequire example.com/greet v0.0.0\n\nreplace example.com/greet => ./greet\n",
+    "greet/go.mod": "module example.com/greet\n\ngo 1.22\n",
+    "greet/greet.go": 'package greet\n\nfunc Hello() string { return "hello" }\n',
+    "calc.go": 'package calc\n\nimport "example.com/greet"\n\nfunc Add(a, b int) int { return a - b }\n\nfunc Greeting() string { return greet.Hello() }\n',
+    "calc_test.go": (
+        'package calc\n\nimport "testing"\n\n'
+        'func TestAdd(t *testing.T) {\n\tif Add(2, 3) != 5 {\n\t\tt.Errorf("Add(2, 3) = %d, want 5", Add(2, 3))\n\t}\n}\n\n'
+        'func TestGreeting(t *testing.T) {\n\tif Greeting() != "hello" {\n\t\tt.Fatal("no greeting")\n\t}\n}\n'
+    ),
+}
+RUST_FILES = {
+    "Cargo.toml": '[package]\nname = "calc"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nhelper = { path = "helper" }\n',
+    "helper/Cargo.toml": '[package]\nname = "helper"\nversion = "0.1.0"\nedition = "2021"\n',
+    "helper/src/lib.rs": "pub fn twice(x: i32) -> i32 {\n    x * 2\n}\n",
+    "src/lib.rs": (
+        "pub fn add(a: i32, b: i32) -> i32 {\n    a - b\n}\n\npub fn double(x: i32) -> i32 {\n    helper::twice(x)\n}\n\n"
+        "#[cfg(test)]\nmod tests {\n    use super::*;\n\n    #[test]\n    fn adds() {\n        assert_eq!(add(2, 3), 5);\n    }\n\n"
+        "    #[test]\n    fn doubles() {\n        assert_eq!(double(2), 4);\n    }\n}\n"
+    ),
+}
+CPP_FILES = {
+    "CMakeLists.txt": (
+        "cmake_minimum_required(VERSION 3.21)\nproject(calc CXX)\nset(CMAKE_CXX_STANDARD 17)\nadd_library(calc calc.cpp)\nenable_testing()\n"
+        "find_package(GTest REQUIRED)\nadd_executable(calc_test calc_test.cpp)\ntarget_link_libraries(calc_test calc GTest::gtest_main)\n"
+        "include(GoogleTest)\ngtest_discover_tests(calc_test)\n"
+    ),
+    "calc.h": "int add(int a, int b);\n",
+    "calc.cpp": '#include "calc.h"\nint add(int a, int b) { return a - b; }\n',
+    "calc_test.cpp": '#include <gtest/gtest.h>\n#include "calc.h"\nTEST(Calc, Adds) { EXPECT_EQ(add(2, 3), 5); }\nTEST(Calc, Zero) { EXPECT_EQ(add(0, 0), 0); }\n',
+}
+NO_NETWORK = "cat /sys/class/net/*/operstate 2>/dev/null | grep -c up; getent hosts deb.debian.org >/dev/null && echo resolved || echo unresolved"
+
+
+def language_test(function):
+    return pytest.mark.docker(pytest.mark.slow(function))
+
+
+@pytest.fixture(scope="session")
+def language_images(docker_client):
+    """The Go, Rust and C/C++ images, built once (side by side, on the trixie root filesystem) when missing."""
+    from loopwright.sandboxes.langimage import build_language_images, language_tag
+
+    missing = []
+    for language in ("go", "rust", "cpp"):
+        try:
+            docker_client.images.get(language_tag(language))
+        except docker.errors.ImageNotFound:
+            missing.append(language)
+    if missing:
+        build_language_images(missing)
+
+
+@pytest.fixture
+def open_box(language_images, docker_client):
+    opened: list[DockerSandbox] = []
+
+    def open_one(root: Path) -> DockerSandbox:
+        box = DockerSandbox(root, fresh_environment=True, setup_timeout_s=600)
+        opened.append(box)
+        return box
+
+    yield open_one
+    for box in opened:
+        box.close()
+        if box.setup_report is not None and box.setup_report.image.startswith("loopwright-env:"):
+            try:
+                docker_client.images.remove(box.setup_report.image, force=True)
+            except docker.errors.ImageNotFound:
+                pass
+
+
+def run(root: Path, box: DockerSandbox):
+    return run_test_command(ToolContext(root=root, sandbox=box, test_command=detect(root), test_timeout_s=600))
+
+
+def offline(box: DockerSandbox) -> str:
+    return box.exec(NO_NETWORK, timeout_s=30).output.split()
+
+
+@language_test
+def test_go_reports_a_failing_test_a_compile_error_and_uses_a_module_from_the_setup_phase(tmp_path, open_box):
+    repo = make_repo(tmp_path / "go", GO_FILES)
+    box = open_box(repo)
+    report = box.setup_report
+    assert report.language == "go" and report.kept and not report.failures
+    assert "example.com/greet v0.0.0 => ./greet" in report.packages
+    assert report.image.startswith("loopwright-env:")
+    assert offline(box) == ["0", "unresolved"]
+
+    failing = run(repo, box)
+    assert failing.structured and not failing.passed
+    assert failing.outcomes == {"example.com/calc/TestAdd": "failed", "example.com/calc/TestGreeting": "passed"}
+    assert failing.failures[0].crash == "calc_test.go:7" and "Add(2, 3) = -1, want 5" in failing.failures[0].message
+
+    (repo / "calc.go").write_text((repo / "calc.go").read_text().replace("return a - b", "return a - c"))
+    broken = run(repo, box)
+    assert broken.problem == "the build failed"
+    assert [(e.location, e.message) for e in broken.build_errors] == [("calc.go:5:37", "undefined: c")]
+
+    (repo / "calc.go").write_text(GO_FILES["calc.go"].replace("a - b", "a + b"))
+    assert run(repo, box).passed
+
+
+@language_test
+def test_rust_reports_a_failing_test_a_compile_error_and_builds_a_path_dependency_in_the_setup_phase(tmp_path, open_box):
+    repo = make_repo(tmp_path / "rust", RUST_FILES)
+    box = open_box(repo)
+    report = box.setup_report
+    assert report.language == "rust" and not report.failures
+    assert "helper v0.1.0 (/workspace/helper)" in report.packages
+    assert [run.command for run in report.setup_commands] == ["cargo fetch", "cargo test --no-run"]
+    assert offline(box) == ["0", "unresolved"]
+
+    failing = run(repo, box)
+    assert failing.outcomes == {"src/lib.rs::tests::adds": "failed", "src/lib.rs::tests::doubles": "passed"}
+    assert failing.failures[0].crash == "src/lib.rs:15" and "left: -1" in failing.failures[0].message
+
+    (repo / "src/lib.rs").write_text(RUST_FILES["src/lib.rs"].replace("a - b", 'a - "b"'))
+    broken = run(repo, box)
+    assert not broken.passed and broken.build_errors
+    assert broken.build_errors[0].location == "src/lib.rs:2:7" and "[E0277]" in broken.build_errors[0].message
+
+
+@language_test
+def test_cpp_reads_ctest_junit_and_reports_a_compile_error_with_its_line(tmp_path, open_box):
+    repo = make_repo(tmp_path / "cpp", CPP_FILES)
+    box = open_box(repo)
+    report = box.setup_report
+    assert report.language == "cpp" and not report.failures and report.kept
+    assert offline(box) == ["0", "unresolved"]
+
+    failing = run(repo, box)
+    assert failing.structured and failing.outcomes == {"Calc.Adds": "failed", "Calc.Zero": "passed"}
+    assert failing.failures[0].crash == "calc_test.cpp:3" and "Which is: -1" in failing.failures[0].message
+
+    (repo / "calc.cpp").write_text('#include "calc.h"\nint add(int a, int b) { return a - undefined_name; }\n')
+    broken = run(repo, box)
+    assert broken.problem == "the build failed"
+    assert broken.build_errors[0].location == "calc.cpp:2:36" and "undefined_name" in broken.build_errors[0].message
