@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import tarfile
@@ -686,6 +687,23 @@ def test_packages_the_projects_ci_installs_for_its_tests_are_added(tmp_path):
         d.startswith("adds git+https://github.com/pydicom/pydicom-data if it installs: the project's CI installs it before running the tests (.github/workflows/pythonpackage.yml); where that repository cannot be fetched, the index's pydicom-data")
         for d in plan.decisions
     ), plan.decisions
+
+
+def test_a_workflow_that_names_one_script_thousands_of_times_through_yaml_aliases_is_read_in_proportion_to_its_size(tmp_path):
+    """A workflow is the repository's to write: a 60 KB file whose alias stands for a 2 KB script 4,000 times over
+    must not make the host parse 8 MB of shell (minutes, and a list of a million names)."""
+    import time
+
+    from loopwright.sandboxes.ciinstalls import ci_installs
+
+    script = "pytest && pip install pydicom-data " + " ".join(f"pkg{i % 3}" for i in range(400))
+    steps = "".join("    - run: *script\n" for _ in range(4000))
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    (tmp_path / ".github" / "workflows" / "tests.yml").write_text(f"script: &script {json.dumps(script)}\njobs:\n  test:\n    steps:\n{steps}")
+    started = time.monotonic()
+    found = ci_installs(tmp_path, set(), "demo")
+    assert time.monotonic() - started < 3
+    assert [ci.requirement for ci in found] == ["pydicom-data", "pkg0", "pkg1", "pkg2"]
 
 
 def test_a_github_requirement_that_cannot_be_fetched_is_replaced_by_the_release_that_names_it_as_home(tmp_path):
