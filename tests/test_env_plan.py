@@ -734,3 +734,8 @@ def test_a_github_requirement_that_cannot_be_fetched_is_replaced_by_the_release_
     assert any(" pip uninstall " in c and c.endswith(" pydicom-data") for c in commands)
     assert result.installed.endswith("; optional for the tests: pytest-cov"), result.installed
     assert any("does not name github.com/pydicom/pydicom-data as its home: left out" in note for note in result.notes), result.notes
+    for look_alike in ("https://github.com/pydicom/pydicom-data-fork", "https://notgithub.com/pydicom/pydicom-data"):
+        result, commands = setup(look_alike)  # another repository whose address starts or ends the same
+        assert result.installed.endswith("; optional for the tests: pytest-cov"), (look_alike, result.installed)
+    result, commands = setup("https://www.github.com/PyDicom/pydicom-data.git")
+    assert result.installed.endswith("; optional for the tests: pytest-cov, pydicom-data"), result.installed
