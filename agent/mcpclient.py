@@ -41,6 +41,8 @@ from loopwright.visible import visible
 MAX_TOOLS = 128
 """Tools taken from one server; a listing longer than this is cut."""
 MAX_PAGES = 20
+MAX_NAME = 128
+"""The protocol's limit on a tool's name; a longer one cannot be cut (calls name the tool whole), so that tool is left out."""
 MAX_DESCRIPTION = 2_000
 MAX_SCHEMA_CHARS = 20_000
 """A larger schema is replaced by an open one, so a server cannot fill the model's context with it."""
@@ -224,7 +226,11 @@ async def _list_tools(client: Client) -> tuple[ServerTool, ...]:
     cursor: str | None = None
     for _ in range(MAX_PAGES):
         page = await client.list_tools(cursor=cursor)
-        found.extend(ServerTool(tool.name, (tool.description or tool.title or "")[:MAX_DESCRIPTION], checked_schema(tool.input_schema)) for tool in page.tools)
+        found.extend(
+            ServerTool(tool.name, (tool.description or tool.title or "")[:MAX_DESCRIPTION], checked_schema(tool.input_schema))
+            for tool in page.tools
+            if len(tool.name) <= MAX_NAME
+        )
         cursor = page.next_cursor
         if cursor is None or len(found) >= MAX_TOOLS:
             break

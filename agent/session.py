@@ -12,13 +12,12 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loopwright import gitstate, gittrust
 from loopwright.config import RunConfig, SandboxSettings
 from loopwright.hooks import Hooks
 from loopwright.loop import Agent, RunResult
-from loopwright.mcpclient import McpServers, ServerStatus, start_servers
-from loopwright.mcptools import server_tools
 from loopwright.model import Model
 from loopwright.models.context import fit_for_model
 from loopwright.prompting import render
@@ -30,6 +29,10 @@ from loopwright.tools.base import Tool, ToolContext
 from loopwright.tools.registry import default_tools
 from loopwright.tools.run_tests import record, run_test_command
 from loopwright.trajectory import Trajectory, TrajectoryData
+
+if TYPE_CHECKING:
+    # The MCP SDK is imported only by a session that starts servers: it is most of the command line's start-up time.
+    from loopwright.mcpclient import McpServers, ServerStatus
 
 INSTRUCTION_FILES = ("AGENTS.md",)
 INSTRUCTIONS_BYTES = 256 << 10
@@ -95,6 +98,8 @@ def session_tools(root: Path, config: RunConfig, model_name: str = "", servers: 
 
         extra.append(make_repo_map_tool(root))
     if servers is not None:
+        from loopwright.mcptools import server_tools
+
         extra.extend(server_tools(servers))
     return default_tools(config.edit_format_for(model_name), extra)
 
@@ -200,7 +205,11 @@ def build_session(
     A server that fails to start is reported through `progress` and the session goes on without it."""
     root = root.resolve()
     box_context = nullcontext(sandbox) if sandbox is not None else open_sandbox(config.sandbox, root, progress)
-    mcp_context = nullcontext(None) if tools is not None or not config.mcp_servers else start_servers(config.mcp_servers, root)
+    mcp_context: AbstractContextManager[McpServers | None] = nullcontext(None)
+    if tools is None and config.mcp_servers:
+        from loopwright.mcpclient import start_servers
+
+        mcp_context = start_servers(config.mcp_servers, root)
     with box_context as box, mcp_context as servers:
         mcp = list(servers.statuses.values()) if servers is not None else []
         if progress is not None:

@@ -91,16 +91,28 @@ def _test_job_installs(text: str) -> list[str]:
     jobs = document.get("jobs") if isinstance(document, dict) else None
     if not isinstance(jobs, dict):
         return []
-    installs: list[str] = []
+    # YAML aliases let a short file name one script thousands of times over: each list of steps, each step and
+    # each script is read once, so the work stays in proportion to the file.
+    installs: dict[str, None] = {}
+    lists: set[int] = set()
+    read: set[str] = set()
+    tests: dict[str, bool] = {}
     for job in jobs.values():
-        steps = [s for s in (job.get("steps") or []) if isinstance(s, dict)] if isinstance(job, dict) else []
-        runs = [s["run"] for s in steps if isinstance(s.get("run"), str)]
-        if not any(re.search(r"\bpytest\b", run) for run in runs):
+        listed = job.get("steps") if isinstance(job, dict) else None
+        if not isinstance(listed, list) or id(listed) in lists:
             continue
-        for step in steps:
-            if "if" not in step and isinstance(step.get("run"), str):
-                installs += _pip_install_arguments(step["run"])
-    return installs
+        lists.add(id(listed))
+        steps = [s for s in {id(s): s for s in listed}.values() if isinstance(s, dict) and isinstance(s.get("run"), str)]
+        scripts = {s["run"] for s in steps}
+        for run in scripts - tests.keys():
+            tests[run] = re.search(r"\bpytest\b", run) is not None
+        if not any(tests[run] for run in scripts):
+            continue
+        for run in dict.fromkeys(s["run"] for s in steps if "if" not in s):
+            if run not in read:
+                read.add(run)
+                installs.update(dict.fromkeys(_pip_install_arguments(run)))
+    return list(installs)
 
 
 def _pip_install_arguments(script: str) -> list[str]:

@@ -275,7 +275,8 @@ def _stand_in(box, source: GitSource, installer: _Installer, clock: _Clock, resu
         result.notes.append(f"{source.release} (for {source.url}) not installed from the package index either")
         return False
     urls = box.run(f"{VENV}/bin/python -c {shlex.quote(_PACKAGE_URLS)} {shlex.quote(source.release)}", 60, None)
-    if source.home in urls.output.lower():
+    # The whole repository path: github.com/owner/name-fork is someone else's home, not a longer spelling of it.
+    if urls.exit_code == 0 and re.search(rf"(?<![\w-]){re.escape(source.home)}(?:\.git)?(?![\w.-])", urls.output.lower()):
         result.notes.append(f"{source.url} could not be fetched; the index's {source.release} names {source.home} as its home and stands in")
         return True
     box.run(installer.uninstall(source.release), 120, INSTALL_ENV)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import tarfile
@@ -688,6 +689,23 @@ def test_packages_the_projects_ci_installs_for_its_tests_are_added(tmp_path):
     ), plan.decisions
 
 
+def test_a_workflow_that_names_one_script_thousands_of_times_through_yaml_aliases_is_read_in_proportion_to_its_size(tmp_path):
+    """A workflow is the repository's to write: a 60 KB file whose alias stands for a 2 KB script 4,000 times over
+    must not make the host parse 8 MB of shell (minutes, and a list of a million names)."""
+    import time
+
+    from loopwright.sandboxes.ciinstalls import ci_installs
+
+    script = "pytest && pip install pydicom-data " + " ".join(f"pkg{i % 3}" for i in range(400))
+    steps = "".join("    - run: *script\n" for _ in range(4000))
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    (tmp_path / ".github" / "workflows" / "tests.yml").write_text(f"script: &script {json.dumps(script)}\njobs:\n  test:\n    steps:\n{steps}")
+    started = time.monotonic()
+    found = ci_installs(tmp_path, set(), "demo")
+    assert time.monotonic() - started < 3
+    assert [ci.requirement for ci in found] == ["pydicom-data", "pkg0", "pkg1", "pkg2"]
+
+
 def test_a_github_requirement_that_cannot_be_fetched_is_replaced_by_the_release_that_names_it_as_home(tmp_path):
     from loopwright.sandboxes.base import ExecResult
 
@@ -716,3 +734,8 @@ def test_a_github_requirement_that_cannot_be_fetched_is_replaced_by_the_release_
     assert any(" pip uninstall " in c and c.endswith(" pydicom-data") for c in commands)
     assert result.installed.endswith("; optional for the tests: pytest-cov"), result.installed
     assert any("does not name github.com/pydicom/pydicom-data as its home: left out" in note for note in result.notes), result.notes
+    for look_alike in ("https://github.com/pydicom/pydicom-data-fork", "https://notgithub.com/pydicom/pydicom-data"):
+        result, commands = setup(look_alike)  # another repository whose address starts or ends the same
+        assert result.installed.endswith("; optional for the tests: pytest-cov"), (look_alike, result.installed)
+    result, commands = setup("https://www.github.com/PyDicom/pydicom-data.git")
+    assert result.installed.endswith("; optional for the tests: pytest-cov, pydicom-data"), result.installed

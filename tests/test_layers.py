@@ -171,3 +171,14 @@ def _imports_cli_module(path: Path) -> bool:
         isinstance(node, ast.ImportFrom) and node.module == "loopwright" and any(alias.name == "cli" for alias in node.names)
         for node in ast.walk(tree)
     )
+
+
+def test_the_command_line_starts_without_the_mcp_sdk():
+    """The MCP SDK is most of the command line's start-up time: only a session that starts servers, `loopwright
+    config` and `loopwright mcp` import it."""
+    import subprocess
+    import sys
+
+    check = "import sys, loopwright.cli, loopwright.session, loopwright.ui.chat; print(sorted(m for m in sys.modules if m.split('.')[0] == 'mcp'))"
+    shown = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True).stdout.strip()
+    assert shown == "[]"

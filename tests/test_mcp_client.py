@@ -215,6 +215,16 @@ def test_a_call_past_its_timeout_fails_and_the_server_answers_the_next(tmp_path:
         assert servers.call("fake", "echo", {"text": "next"}).text.count("next") == 1
 
 
+def test_a_tool_whose_name_is_past_the_protocols_limit_is_left_out(tmp_path: Path):
+    """A name cannot be cut (the call must give it whole): one of 4,000 characters would go into every request to
+    the model and every approval prompt, so the tool is not offered."""
+    with start_servers({"fake": fake()}, tmp_path) as servers:
+        listed = [tool.name for _, tool in servers.tools()]
+        offered = server_tools(servers)
+    assert "echo" in listed and all(len(name) <= 128 for name in listed)
+    assert all("longlong" not in tool.description for tool in offered)
+
+
 @pytest.mark.slow
 def test_servers_that_cannot_start_are_one_line_each_and_a_hanging_one_is_killed(tmp_path: Path):
     marker = tmp_path / "hang.pid"

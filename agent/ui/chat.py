@@ -19,7 +19,6 @@ from loopwright.hooks import Hooks
 from loopwright.loop import Agent
 from loopwright.messages import Message, ToolCall, Usage
 from loopwright.model import Model, TextHook
-from loopwright.mcpclient import ServerStatus
 from loopwright.session import build_session, chosen_test_command
 from loopwright.settings import Settings
 from loopwright.tools.base import Tool, ToolOutput
@@ -31,6 +30,7 @@ from rich.console import Console
 from rich.markup import escape
 
 if TYPE_CHECKING:
+    from loopwright.mcpclient import ServerStatus
     from loopwright.resume import Resumed
 
 INTERRUPTED = "interrupted by the user before this call finished"

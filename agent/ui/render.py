@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.syntax import Syntax
 
 from loopwright.hooks import Hooks
-from loopwright.mcpclient import ServerStatus
 from loopwright.messages import Message, ToolCall
 from loopwright.tools.base import Tool, ToolArgs, ToolOutput
+
+if TYPE_CHECKING:
+    from loopwright.mcpclient import ServerStatus
 
 FOLD_LINES = 12
 

@@ -4,8 +4,8 @@
 
 Its tools: `echo` answers with what it was given, `fail` reports an error, `odd` answers with an image, a
 binary resource, a link and text full of terminal escapes, `slow` sleeps, `garbled` writes a reply of the
-wrong shape straight onto the wire, `die` ends the process mid-call, `header` tells an HTTP header it received, and `dotted.name/v2` has a name model
-APIs refuse. `--hang` never answers the handshake and ignores SIGTERM; `--http PORT` serves streamable HTTP instead of stdio;
+wrong shape straight onto the wire, `die` ends the process mid-call, `header` tells an HTTP header it received, `dotted.name/v2` has a name model
+APIs refuse, and `longlong...` has a name of 4,000 characters. `--hang` never answers the handshake and ignores SIGTERM; `--http PORT` serves streamable HTTP instead of stdio;
 `--marker FILE` writes FILE when the server starts, so a test can tell whether it ever ran.
 """
 
@@ -77,6 +77,11 @@ def header(name: str, ctx: Context) -> str:
 @server.tool(name="dotted.name/v2", description="A tool whose name model APIs do not accept as it is.")
 def dotted() -> str:
     return "dotted"
+
+
+@server.tool(name="long" * 1000, description="")
+def long() -> str:
+    return "a name of 4,000 characters"
 
 
 def main() -> None:
