@@ -132,8 +132,8 @@ def check_out_pull(root: Path, remote: Remote, pull: PullHead) -> CheckedOut:
         raise BranchError(f"checking out {branch} would overwrite uncommitted changes in {shown}; commit or stash them, then resume again")
     _switch(repo, branch, local, target, current)
     if local is None and not pull.from_fork:
-        repo.git.config(f"branch.{branch}.remote", remote.name)
-        repo.git.config(f"branch.{branch}.merge", f"refs/heads/{pull.head_ref}")
+        _run(repo, f"setting {branch} to track {remote.name}", "config", f"branch.{branch}.remote", remote.name)
+        _run(repo, f"setting {branch} to track {remote.name}", "config", f"branch.{branch}.merge", f"refs/heads/{pull.head_ref}")
     return CheckedOut(branch=branch, commit=target, notes=tuple(notes))
 
 
@@ -186,7 +186,7 @@ def _check_branch_name(repo: git.Repo, name: str) -> None:
     if not name or name.startswith("-"):
         raise BranchError(f"the trajectory's branch name {name!r} is not a valid branch name")
     try:
-        repo.git.check_ref_format("--branch", name)
+        repo.git.check_ref_format(f"refs/heads/{name}")  # `--branch` would expand `@{-1}` to the previous branch
     except git.GitCommandError:
         raise BranchError(f"the trajectory's branch name {name!r} is not a valid branch name") from None
 

@@ -111,6 +111,7 @@ def make_diverged_feature(repo: Path) -> None:
         ("two in a folder", "2 trajectories in this folder"),
         ("no pull request", "not a pull-request run"),
         ("hostile branch name", "is not a valid branch name"),
+        ("previous-branch shorthand", "is not a valid branch name"),
         ("untracked file in the way", "would overwrite uncommitted changes in README.md"),
         ("ignored file in the way", "would overwrite uncommitted changes in README.md"),
         ("diverged local branch", "your branch feature and feature on origin have diverged"),
@@ -143,6 +144,10 @@ def test_bad_input_is_one_line_and_changes_nothing(tmp_path, case, message):
         write_run(target, None)
     elif case == "hostile branch name":
         write_run(target, pull_run(remote, head_ref="--upload-pack=touch /tmp/pwned"))
+    elif case == "previous-branch shorthand":  # `git check-ref-format --branch` expands it to a real branch's name
+        write_run(target, pull_run(remote, head_ref="@{-1}"))
+        git(repo, "checkout", "-q", "-b", "other")
+        git(repo, "checkout", "-q", "-")
     else:
         write_run(target, pull_run(remote))
         {"untracked file in the way": make_untracked_readme, "ignored file in the way": make_ignored_readme, "diverged local branch": make_diverged_feature}[case](repo)
