@@ -107,6 +107,8 @@ class TestRun(_Model):
     when `structured` is false, so then a test's own output can pose as a failure."""
     collection_errors: list[str]
     outside_imports: list[str]
+    build_errors: list[str] = []
+    """Compile errors that stopped the tests from building, each `path:line: message` (Go, Rust, C/C++)."""
 
     def outline(self, listed: int = 3) -> str:
         """One line: why it is not a pass, the counts and the first failing tests (e.g. "tests failed; 1 failed,
