@@ -97,7 +97,7 @@ def _test(file: str, test: dict) -> tuple[str, str, Failure | None]:
     if outcome != "failed":
         return test_id, outcome, None
     messages = test.get("failureMessages")
-    message = _clean("\n".join(_text(m, MAX_TEXT_CHARS) for m in (messages if isinstance(messages, list) else [])))[:MAX_TEXT_CHARS]
+    message = _project_frames(_clean("\n".join(_text(m, MAX_TEXT_CHARS) for m in (messages if isinstance(messages, list) else []))))[:MAX_TEXT_CHARS]
     crash = _location(message, file)
     if not crash:
         line = _get(test, "location", "line")
@@ -117,6 +117,11 @@ def _location(message: str, file: str) -> str:
     frames = [(_relative(m.group(1)), m.group(2)) for m in _FRAME.finditer(message) if "/node_modules/" not in m.group(1)]
     own = [frame for frame in frames if frame[0] == file] or frames
     return f"{own[0][0]}:{own[0][1]}" if own else ""
+
+
+def _project_frames(message: str) -> str:
+    """The message without the stack frames of the test runner itself (node_modules, Node's internals)."""
+    return "\n".join(line for line in message.splitlines() if not (line.lstrip().startswith("at ") and ("/node_modules/" in line or "(node:" in line)))
 
 
 def _get(value: object, *keys: str) -> object:
