@@ -79,11 +79,11 @@ class Node:
             title=self.title,
             steps=tuple(steps),
             test_command=command,
-            setup_env={"npm_config_offline": "false", "npm_config_install_links": "true", "npm_config_cache": "/root/.npm"},
+            setup_env={"npm_config_offline": "false", "npm_config_install_links": "true", "npm_config_cache": "/tmp/loopwright-npm-setup", "npm_config_store_dir": "/tmp/loopwright-pnpm-store", "YARN_CACHE_FOLDER": "/tmp/loopwright-yarn-cache"},
             defining=defining,
             decisions=tuple(decisions),
             version_command="echo node $(node --version) npm $(npm --version)",
-            packages_command=f"cd {MODULES} && for f in */package.json @*/*/package.json; do [ -f \"$f\" ] && node -e 'const p=require(process.argv[1]);console.log(p.name+\" \"+p.version)' \"$PWD/$f\"; done 2>/dev/null",
+            packages_command=f"cd {MODULES} && for f in */package.json @*/*/package.json; do [ -f \"$f\" ] && node -e 'const p=require(process.argv[1]);console.log(p.name+\" \"+p.version)' \"$PWD/$f\"; done 2>/dev/null; true",
         )
 
 
@@ -105,9 +105,9 @@ def _install(root: Path) -> tuple[str, str]:
     if (root / "package-lock.json").is_file() or (root / "npm-shrinkwrap.json").is_file():
         return "npm ci --no-audit --no-fund", "package-lock.json: the locked versions are installed (npm ci)"
     if (root / "pnpm-lock.yaml").is_file():
-        return "npx --yes pnpm@9 install --frozen-lockfile", "pnpm-lock.yaml: pnpm installs the locked versions (--frozen-lockfile)"
+        return "npm install -g pnpm@9 && pnpm install --frozen-lockfile", "pnpm-lock.yaml: pnpm (installed in the image, for scripts that call it) installs the locked versions"
     if (root / "yarn.lock").is_file():
-        return "npx --yes yarn@1 install --frozen-lockfile --non-interactive", "yarn.lock: yarn installs the locked versions (--frozen-lockfile)"
+        return "npm install -g yarn@1 && yarn install --frozen-lockfile --non-interactive", "yarn.lock: yarn 1 (installed in the image, for scripts that call it) installs the locked versions"
     return "npm install --no-audit --no-fund --no-package-lock", "no lockfile: npm resolves the newest matching versions (npm install)"
 
 
