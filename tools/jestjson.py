@@ -66,8 +66,8 @@ def parse_jest_json(data: bytes, *, exit_code: int, timed_out: bool, command: st
         message = _clean(_text(suite.get("message"), MAX_TEXT_CHARS) or _text(_get(suite, "testExecError", "message"), MAX_TEXT_CHARS))
         if suite.get("status") == "failed" and not any(isinstance(t, dict) and t.get("status") == "failed" for t in tests):
             found = _build_errors(message)
-            for error in found:
-                build_errors.setdefault((error.location, error.message), error)
+            for built in found:
+                build_errors.setdefault((built.location, built.message), built)
             if not found:
                 collection_errors.append(CollectionError(node_id=file, cause=_first_line(message) or "the test file failed to run", location=_location(message, file), frames=message))
     counts: dict[str, int] = {}
@@ -88,7 +88,7 @@ def parse_jest_json(data: bytes, *, exit_code: int, timed_out: bool, command: st
     )
 
 
-def _test(file: str, test: dict) -> tuple[str, str, Failure | None]:
+def _test(file: str, test: dict[str, object]) -> tuple[str, str, Failure | None]:
     titles = test.get("ancestorTitles")
     path = [_text(title, MAX_NAME_CHARS) for title in (titles if isinstance(titles, list) else [])]
     name = _text(test.get("title"), MAX_NAME_CHARS) or _text(test.get("fullName"), MAX_NAME_CHARS) or "(unnamed)"

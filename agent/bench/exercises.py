@@ -119,9 +119,9 @@ class Exercise:
         """The stub and its tests, without the reference, into the empty folder `work`."""
         shutil.copytree(self.path, work, symlinks=True, ignore=lambda folder, names: [n for n in names if Path(folder) == self.path and n in HIDDEN], dirs_exist_ok=True)
         enable = LANGUAGES[self.language].enable
-        for name in self.tests if enable else ():
+        for name in self.tests:
             target = work / name
-            if target.is_file() and not target.is_symlink():
+            if enable is not None and target.is_file() and not target.is_symlink():
                 target.write_text(enable(self._read(name)), encoding="utf-8")
 
     def reference(self) -> dict[str, str]:

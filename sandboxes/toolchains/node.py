@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from loopwright.sandboxes import hostfs
 from loopwright.sandboxes.toolchains.base import SetupStep, ToolchainPlan, read_defining
@@ -87,9 +88,9 @@ class Node:
         )
 
 
-def script_command(manifest: dict) -> tuple[str, str]:
+def script_command(manifest: dict[str, Any]) -> tuple[str, str]:
     """The test command for the project's package.json, and why."""
-    scripts = manifest.get("scripts") if isinstance(manifest.get("scripts"), dict) else {}
+    scripts = _scripts(manifest)
     script = scripts.get("test") if isinstance(scripts.get("test"), str) else ""
     if not script:
         return "npm test", "package.json has no `test` script: `npm test` (which then fails) is what there is"
@@ -111,7 +112,12 @@ def _install(root: Path) -> tuple[str, str]:
     return "npm install --no-audit --no-fund --no-package-lock", "no lockfile: npm resolves the newest matching versions (npm install)"
 
 
-def _manifest(root: Path) -> dict | None:
+def _scripts(manifest: dict[str, Any]) -> dict[str, Any]:
+    scripts = manifest.get("scripts")
+    return scripts if isinstance(scripts, dict) else {}
+
+
+def _manifest(root: Path) -> dict[str, Any] | None:
     text = hostfs.read_text(root, root / "package.json", MANIFEST_BYTES)
     try:
         found = json.loads(text) if text is not None else None
@@ -120,9 +126,9 @@ def _manifest(root: Path) -> dict | None:
     return found if isinstance(found, dict) else None
 
 
-def _keyed(manifest: dict) -> bytes:
+def _keyed(manifest: dict[str, Any]) -> bytes:
     """package.json as the cache key sees it: what changes an install, in a fixed order."""
-    scripts = manifest.get("scripts") if isinstance(manifest.get("scripts"), dict) else {}
+    scripts = _scripts(manifest)
     kept = {name: manifest[name] for name in _KEYED_FIELDS if name in manifest}
     kept["scripts"] = {name: scripts[name] for name in _INSTALL_SCRIPTS if name in scripts}
     return json.dumps(kept, sort_keys=True).encode()
