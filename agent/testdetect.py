@@ -2,10 +2,10 @@
 main language (sandboxes/toolchains/evidence.py counts its source files, with manifests and lockfiles at the
 root as extra weight).
 
-A language with a toolchain (Go, Rust, C/C++) gets its toolchain's command, whose output loopwright reads
-into per-test results (`go test -json`, libtest's lines, CTest's JUnit report). A Python project that ships a
-package.json for its docs tooling is still a Python project; `npm test` is the answer only when JavaScript
-or TypeScript is what the project is written in.
+A language with a toolchain (Go, Rust, C/C++, JavaScript/TypeScript) gets its toolchain's command, whose output
+loopwright reads into per-test results (`go test -json`, libtest's lines, CTest's JUnit report, Jest's JSON). A
+Python project that ships a package.json for its docs tooling is still a Python project; the `test` script is
+the answer only when JavaScript or TypeScript is what the project is written in and it has one.
 """
 
 from __future__ import annotations
@@ -16,21 +16,20 @@ from pathlib import Path
 from loopwright.sandboxes import hostfs
 from loopwright.sandboxes.toolchains.evidence import language_evidence, main_language
 from loopwright.sandboxes.toolchains.go import TEST_COMMAND as GO
-from loopwright.sandboxes.toolchains.registry import TOOLCHAINS
+from loopwright.sandboxes.toolchains.registry import for_repository
 from loopwright.sandboxes.toolchains.rust import TEST_COMMAND as CARGO
 
-__all__ = ["CARGO", "GO", "NPM", "PYTEST", "detect", "language_evidence", "main_language"]
+__all__ = ["CARGO", "GO", "PYTEST", "detect", "language_evidence", "main_language"]
 
 MANIFEST_BYTES = 1 << 20
 PYTEST = "python3 -m pytest -q -rfE --tb=short -p no:cacheprovider"
-NPM = "npm test --silent"
 
 
 def detect(root: Path) -> str:
     language = main_language(root)
-    if language == "javascript" and _npm_test_script(root):
-        return NPM
-    chain = TOOLCHAINS.get(language or "")
+    if language == "javascript" and not _npm_test_script(root):
+        return PYTEST
+    chain = for_repository(root, language) if language else None
     if chain is not None:
         return chain.plan(root).test_command
     return PYTEST

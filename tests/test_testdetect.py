@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from loopwright.testdetect import CARGO, GO, NPM, PYTEST, detect, main_language
+from loopwright.sandboxes.toolchains.node import script_command
+from loopwright.testdetect import CARGO, GO, PYTEST, detect, main_language
 from tests.repos import make_repo
 
 PACKAGE_JSON = json.dumps({"name": "docs", "scripts": {"test": "jest", "docs": "vitepress build docs"}})
@@ -36,7 +37,7 @@ def test_a_javascript_project_gets_npm_test(tmp_path):
         "node_modules/left-pad/index.js": "module.exports = 1\n",
     })
     assert main_language(repo) == "javascript"
-    assert detect(repo) == NPM
+    assert detect(repo) == script_command(json.loads(PACKAGE_JSON))[0]
 
 
 def test_a_javascript_project_without_a_test_script_falls_back(tmp_path):

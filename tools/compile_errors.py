@@ -1,6 +1,8 @@
 """Compile errors read from a build's output, each with the file and line the compiler points at: gcc and clang
 (`file.cpp:12:5: error: ...`), the go command (`./x.go:3:5: undefined: foo`, under `# package`), rustc
-(`error[E0308]: ...` then ` --> src/lib.rs:3:5`), CMake (`CMake Error at CMakeLists.txt:12 (...)`) and the linker.
+(`error[E0308]: ...` then ` --> src/lib.rs:3:5`), CMake (`CMake Error at CMakeLists.txt:12 (...)`), the linker,
+tsc (`src/a.ts(3,5): error TS2322: ...` or, pretty, `src/a.ts:3:5 - error TS2322: ...`) and Node's syntax errors
+(`/workspace/a.js:3`, the line and a caret, then `SyntaxError: ...`).
 
 The output comes from the sandbox: only matching lines are kept, each made one bounded line.
 
@@ -24,6 +26,9 @@ _RUST_HEAD = re.compile(r"^error(?:\[(?P<code>E\d{4})\])?: (?P<msg>.+)$")
 _RUST_AT = re.compile(r"^\s*--> (?P<path>[^\s:][^:]*?):(?P<line>\d+):(?P<col>\d+)$")
 _CMAKE = re.compile(r"^CMake Error at (?P<path>[^\s:][^:]*?):(?P<line>\d+) \((?P<what>[^)]*)\):?$")
 _LINKER = re.compile(r"(?:^/usr/bin/ld: |^ld: )(?P<msg>.*(?:undefined reference|multiple definition|cannot find).*)$")
+_TSC = re.compile(r"^(?P<path>[^\s(:][^(:]*?\.(?:ts|tsx|mts|cts|js|jsx|mjs|cjs))(?:\((?P<line>\d+),(?P<col>\d+)\):|:(?P<line2>\d+):(?P<col2>\d+) -) error (?P<msg>TS\d+: .+)$")
+_NODE_AT = re.compile(r"^(?P<path>(?:file://)?/workspace/[^:]+?\.(?:js|mjs|cjs|ts|mts|cts|jsx|tsx)):(?P<line>\d+)$")
+_NODE_SYNTAX = re.compile(r"^SyntaxError: (?P<msg>.+)$")
 _RUST_SUMMARY = ("could not compile", "aborting due to", "build failed", "test failed")
 
 
@@ -31,7 +36,7 @@ def parse_build_errors(output: str) -> tuple[BuildError, ...]:
     lines = [_clean(line) for line in output.splitlines()]
     found: dict[tuple[str, str], BuildError] = {}
     for index, line in enumerate(lines):
-        error = _c_family(line) or _go(line, lines, index) or _rust(line, lines, index) or _cmake(line, lines, index) or _linker(line)
+        error = _c_family(line) or _go(line, lines, index) or _rust(line, lines, index) or _cmake(line, lines, index) or _linker(line) or _tsc(line) or _node(line, lines, index)
         if error is not None:
             found.setdefault((error.location, error.message), error)
         if len(found) >= MAX_ERRORS:
@@ -78,6 +83,25 @@ def _cmake(line: str, lines: list[str], index: int) -> BuildError | None:
 def _linker(line: str) -> BuildError | None:
     match = _LINKER.match(line)
     return BuildError("linker", _bounded(match.group("msg"))) if match else None
+
+
+def _tsc(line: str) -> BuildError | None:
+    match = _TSC.match(line)
+    if not match:
+        return None
+    return BuildError(f"{_relative(match.group('path'))}:{match.group('line') or match.group('line2')}:{match.group('col') or match.group('col2')}", _bounded(match.group("msg")))
+
+
+def _node(line: str, lines: list[str], index: int) -> BuildError | None:
+    """Node's report of a file it could not parse: the file and line, the source line with a caret, the SyntaxError."""
+    match = _NODE_AT.match(line)
+    if not match:
+        return None
+    for after in lines[index + 1 : index + 6]:
+        syntax = _NODE_SYNTAX.match(after)
+        if syntax:
+            return BuildError(f"{_relative(match.group('path').removeprefix('file://'))}:{match.group('line')}", _bounded("SyntaxError: " + syntax.group("msg")))
+    return None
 
 
 def _where(match: re.Match[str]) -> str:

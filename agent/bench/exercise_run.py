@@ -5,7 +5,8 @@
         -> tests again (must pass)
 
 A test run is read as `run_tests` reads it (per-test results, compile errors); a run that tested nothing never
-passes. The environment image each exercise's setup phase makes is removed after it (every exercise has its own).
+passes. The environment image each exercise's setup phase makes is removed after it (every exercise has its own),
+but where the track's exercises share one (JavaScript's jest and babel), which is kept for the next.
 
 Public: `ExerciseResult`, `run_exercise`, `write_exercise_report`.
 """
@@ -81,7 +82,8 @@ def run_exercise(exercise: Exercise, config: RunConfig, model_factory: Callable[
                 ctx = ToolContext(root=root, sandbox=box, test_command=exercise.test_command, test_timeout_s=config.test_timeout_s, max_output_chars=config.max_output_chars)
                 result = _fix_and_judge(exercise, ctx, config, reference, model_factory, out, progress)
                 result = result.model_copy(update={"environment": report.image if report else "", "setup_s": setup_s, "cached": bool(report and report.cached)})
-                _drop_environment(report)
+                if not exercise.shared_environment:
+                    _drop_environment(report)
         except SandboxError as error:
             return _result(exercise, started, status="error", cause=f"sandbox: {error}")
     return result.model_copy(update={"total_s": time.monotonic() - started})

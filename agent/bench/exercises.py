@@ -10,9 +10,13 @@ them, per language:
 - C++: tests past the first sit behind the `EXERCISM_RUN_ALL_TESTS` define, which the exercise's CMakeLists.txt
   sets when configured with `-DEXERCISM_RUN_ALL_TESTS=ON`; the test binary then writes Catch's JUnit report
   (the bundled Catch is built once per session and reused by the second run);
-- JavaScript (`xtest`) and Java (`@Disabled`) come with their toolchains.
+- JavaScript: tests past the first are `xtest(...)`; as aider's benchmark does, the work tree's copy of each
+  test file has them as `test(...)` (the mirror is never touched). The exercises' package.json files differ only
+  in their names, so they share one environment (jest and babel installed once, kept for the next exercise);
+  Jest's JSON report is read back;
+- Java (`@Disabled`) comes with its toolchain.
 
-The test files are never edited. The reference goes in through loopwright's write tool, as a model would write
+The test files are otherwise never edited. The reference goes in through loopwright's write tool, as a model would write
 it: each example file over the solution file with the same extension (`.meta/example.rs` -> `src/lib.rs`), and
 `.meta/Cargo-example.toml` over Cargo.toml where the reference needs other crates.
 
@@ -29,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loopwright.sandboxes import hostfs
+from loopwright.sandboxes.toolchains.node import REPORT_PATH
 
 CONFIG = ".meta/config.json"
 CONFIG_BYTES = 1 << 20
@@ -36,6 +41,7 @@ SOURCE_BYTES = 4 << 20
 HIDDEN = (".meta", ".approaches", ".articles", ".exercism")
 """Left out of the work tree: the reference, and write-ups of how to solve it."""
 CPP_BUILD = "/tmp/loopwright-build"
+_XTEST = re.compile(r"\bxtest\(")
 _GO_TEST = re.compile(r"^func Test\w*\(t \*testing\.T\)", re.M)
 
 
@@ -47,6 +53,10 @@ class Track:
     """The exercise's name -> the command that runs all of its tests (see the module's docstring)."""
     setup_phase: bool = True
     """Whether the toolchain's setup phase runs (C++ exercises bundle their test framework and have nothing to fetch)."""
+    enable: Callable[[str], str] | None = None
+    """A test file's text -> the same with every test enabled, for the work tree's copy; None to leave it as it is."""
+    shared_environment: bool = False
+    """Whether the exercises share one environment image (kept between them) rather than each making its own."""
 
 
 def _cpp(name: str) -> str:
@@ -63,6 +73,11 @@ LANGUAGES = {
     "go": Track(lambda name: "go test -json ./..."),
     "rust": Track(lambda name: "cargo test --no-fail-fast -- --include-ignored"),
     "cpp": Track(_cpp, setup_phase=False),
+    "javascript": Track(
+        lambda name: f"npm test -- --json --outputFile={REPORT_PATH}",
+        enable=lambda text: _XTEST.sub("test(", text),
+        shared_environment=True,
+    ),
 }
 
 
@@ -92,6 +107,10 @@ class Exercise:
         return LANGUAGES[self.language].setup_phase
 
     @property
+    def shared_environment(self) -> bool:
+        return LANGUAGES[self.language].shared_environment
+
+    @property
     def instructions(self) -> str:
         parts = [hostfs.read_text(self.path, self.path / ".docs" / name, SOURCE_BYTES) for name in ("introduction.md", "instructions.md", "instructions.append.md")]
         return "\n\n".join(part.strip() for part in parts if part)
@@ -99,6 +118,11 @@ class Exercise:
     def copy_to(self, work: Path) -> None:
         """The stub and its tests, without the reference, into the empty folder `work`."""
         shutil.copytree(self.path, work, symlinks=True, ignore=lambda folder, names: [n for n in names if Path(folder) == self.path and n in HIDDEN], dirs_exist_ok=True)
+        enable = LANGUAGES[self.language].enable
+        for name in self.tests:
+            target = work / name
+            if enable is not None and target.is_file() and not target.is_symlink():
+                target.write_text(enable(self._read(name)), encoding="utf-8")
 
     def reference(self) -> dict[str, str]:
         """Solution path -> the reference's content for it."""
@@ -154,6 +178,8 @@ def _language(path: Path, top: Path) -> str | None:
         return "rust"
     if (path / "CMakeLists.txt").is_file():
         return "cpp"
+    if (path / "package.json").is_file():
+        return "javascript"
     return None
 
 

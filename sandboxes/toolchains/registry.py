@@ -1,6 +1,6 @@
 """The toolchains loopwright knows, by the language evidence.main_language names.
 
-A language without one here (Python, and for now JavaScript and Java) goes the Python way: its image is the
+A language without one here (Python, and for now Java) goes the Python way: its image is the
 Python sandbox image and its tests get the detected or configured command.
 
 Public: `TOOLCHAINS`, `for_repository`, `language_image`.
@@ -14,14 +14,18 @@ from loopwright.sandboxes.toolchains.base import Toolchain
 from loopwright.sandboxes.toolchains.cpp import Cpp
 from loopwright.sandboxes.toolchains.evidence import main_language
 from loopwright.sandboxes.toolchains.go import Go
+from loopwright.sandboxes.toolchains.node import Node
 from loopwright.sandboxes.toolchains.rust import Rust
 
-TOOLCHAINS: dict[str, Toolchain] = {chain.language: chain for chain in (Go(), Rust(), Cpp())}
+TOOLCHAINS: dict[str, Toolchain] = {chain.language: chain for chain in (Go(), Rust(), Cpp(), Node())}
+ALIASES = {"javascript": "node"}
+"""Evidence's language -> the toolchain's name, where they differ (one Node toolchain serves JavaScript and TypeScript)."""
 
 
 def for_repository(root: Path, language: str | None = None) -> Toolchain | None:
     """The toolchain of `language`, or of the repository's main language; None for Python and the languages without one."""
-    return TOOLCHAINS.get(language or main_language(root) or "python")
+    name = language or main_language(root) or "python"
+    return TOOLCHAINS.get(ALIASES.get(name, name))
 
 
 def language_image(image: str, language: str) -> str:
