@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import docker
 import docker.errors
@@ -274,24 +274,11 @@ class DockerSandbox:
         """The setup phase: the project's environment image, made now or found in the cache."""
         from loopwright.sandboxes.envimage import prepare
 
-        image, self.setup_report, temporary = prepare(
-            self._client,
-            self.host_root,
-            image=base,
-            python=python,
-            commit_date=commit_date,
-            setup_commands=commands,
-            timeout_s=timeout_s,
-            start=lambda name: self._start(name, network=True, user="0:0", runtime=SETUP_RUNTIME, mount=False),
-            storage=self._storage,
-            session_id=self.session_id,
-            progress=self._progress,
-            fresh=fresh,
-            output_limit=self.output_limit,
+        made = prepare(
+            self._client, self.host_root, image=base, python=python, commit_date=commit_date, setup_commands=commands, timeout_s=timeout_s, **self._setup_phase(fresh)
         )
-        if temporary:
-            self._session_image = image
-        for failure in self.setup_report.failures:
+        image = self._adopt(*made)
+        for failure in made[1].failures:
             self._progress(f"setup: could not install {failure.line()}")
         return image
 
@@ -301,25 +288,30 @@ class DockerSandbox:
 
         if not install:
             return require_language_image(self._client, image, chain)
-        start_image, self.setup_report, temporary = prepare_language(
-            self._client,
-            self.host_root,
-            chain,
-            image=image,
-            setup_commands=commands,
-            timeout_s=timeout_s,
-            start=lambda name: self._start(name, network=True, user="0:0", runtime=SETUP_RUNTIME, mount=False),
-            storage=self._storage,
-            session_id=self.session_id,
-            progress=self._progress,
-            fresh=fresh,
-            output_limit=self.output_limit,
-        )
-        if temporary:
-            self._session_image = start_image
-        for failure in self.setup_report.failures:
+        made = prepare_language(self._client, self.host_root, chain, image=image, setup_commands=commands, timeout_s=timeout_s, **self._setup_phase(fresh))
+        start_image = self._adopt(*made)
+        for failure in made[1].failures:
             self._progress(f"setup: {failure.line()}")
         return start_image
+
+    def _setup_phase(self, fresh: bool) -> dict[str, Any]:
+        """What every setup phase is given: its container (network on, root, the setup runtime, a copy rather than the
+        mount), the storage limit, the session, progress, whether to make the environment anew, the output cap."""
+        return {
+            "start": lambda name: self._start(name, network=True, user="0:0", runtime=SETUP_RUNTIME, mount=False),
+            "storage": self._storage,
+            "session_id": self.session_id,
+            "progress": self._progress,
+            "fresh": fresh,
+            "output_limit": self.output_limit,
+        }
+
+    def _adopt(self, image: str, report: SetupReport, temporary: bool) -> str:
+        """The setup phase's image and report become the session's; a temporary image goes with the session."""
+        self.setup_report = report
+        if temporary:
+            self._session_image = image
+        return image
 
     def _warm(self) -> None:
         """Put the setup phase's build caches back under /tmp (see toolchains.base.WARM_SCRIPT); none is no error."""
