@@ -66,18 +66,14 @@ def parse_go_test(output: str, exit_code: int, timed_out: bool, command: str, ta
             # Started and never finished: the binary panicked or was killed while this test ran.
             outcomes[test_id] = "error"
             failures.append(Failure(test_id=test_id, message=_message(texts.get(test_id, [])) or "did not finish", outcome="error", crash=_crash(texts.get(test_id, []))))
-    counts: dict[str, int] = {}
-    for outcome in outcomes.values():
-        counts[outcome] = counts.get(outcome, 0) + 1
     tail = "\n".join((plain + build_text)[-tail_lines:]) or "\n".join(line for lines in package_output.values() for line in lines)[-4000:]
-    return TestReport(
+    return TestReport.per_test(
+        outcomes,
+        failures,
         exit_code=exit_code,
         command=command,
-        counts=counts,
-        failures=tuple(failures),
         timed_out=timed_out,
         tail=tail,
-        outcomes=outcomes,
         collected=len(outcomes) if events else None,
         structured=bool(events),
         note="" if events else "go test printed no JSON events",

@@ -70,20 +70,14 @@ def parse_jest_json(data: bytes, *, exit_code: int, timed_out: bool, command: st
                 build_errors.setdefault((built.location, built.message), built)
             if not found:
                 collection_errors.append(CollectionError(node_id=file, cause=_first_line(message) or "the test file failed to run", location=_location(message, file), frames=message))
-    counts: dict[str, int] = {}
-    for outcome in outcomes.values():
-        counts[outcome] = counts.get(outcome, 0) + 1
-    return TestReport(
+    return TestReport.per_test(
+        outcomes,
+        failures,
         exit_code=exit_code,
         command=command,
-        counts=counts,
-        failures=tuple(failures),
         timed_out=timed_out,
         tail=tail,
-        outcomes=outcomes,
         collection_errors=tuple(collection_errors),
-        collected=len(outcomes),
-        structured=True,
         build_errors=tuple(build_errors.values()),
     )
 

@@ -44,21 +44,7 @@ def parse_junit(data: bytes, *, exit_code: int, timed_out: bool, command: str, t
         outcomes[test_id] = outcome
         if failure is not None:
             failures.append(failure)
-    counts: dict[str, int] = {}
-    for outcome in outcomes.values():
-        counts[outcome] = counts.get(outcome, 0) + 1
-    return TestReport(
-        exit_code=exit_code,
-        command=command,
-        counts=counts,
-        failures=tuple(failures),
-        timed_out=timed_out,
-        tail=tail,
-        outcomes=outcomes,
-        collected=len(outcomes),
-        structured=True,
-        build_errors=build_errors,
-    )
+    return TestReport.per_test(outcomes, failures, exit_code=exit_code, command=command, timed_out=timed_out, tail=tail, build_errors=build_errors)
 
 
 def _id(case: Element) -> str:

@@ -65,17 +65,13 @@ def parse_cargo_test(output: str, exit_code: int, timed_out: bool, command: str,
         for test_id, outcome in outcomes.items()
         if outcome == "failed"
     ]
-    counts: dict[str, int] = {}
-    for outcome in outcomes.values():
-        counts[outcome] = counts.get(outcome, 0) + 1
-    return TestReport(
+    return TestReport.per_test(
+        outcomes,
+        failures,
         exit_code=exit_code,
         command=command,
-        counts=counts,
-        failures=tuple(failures),
         timed_out=timed_out,
         tail="\n".join(lines[-tail_lines:]),
-        outcomes=outcomes,
         collected=collected if runs else None,
         structured=bool(runs),
         note="" if runs else "cargo ran no test binary",

@@ -7,8 +7,10 @@ only the exit code decides, with what can be read from the output for display.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from loopwright.tools.runner_report import Document, Frame, Location
 
@@ -93,6 +95,14 @@ class TestReport:
     """Why there is no structured report, when there is none."""
     build_errors: tuple[BuildError, ...] = ()
     """Compile errors with their file and line (Go, Rust, C/C++): the tests they stopped never ran."""
+
+    @classmethod
+    def per_test(cls, outcomes: dict[str, str], failures: Sequence[Failure], **fields: Any) -> TestReport:
+        """A structured report from a runner's per-test outcomes (node id -> outcome): the counts are theirs, and
+        `collected` is their number unless `fields` says otherwise."""
+        fields.setdefault("collected", len(outcomes))
+        fields.setdefault("structured", True)
+        return cls(counts=dict(Counter(outcomes.values())), outcomes=outcomes, failures=tuple(failures), **fields)
 
     @property
     def passed(self) -> bool:
@@ -212,22 +222,17 @@ def from_documents(documents: Sequence[Document], command: str, exit_code: int, 
         ]
         for item in document.outside_imports:
             outside.setdefault(item.name, OutsideImport(item.name, item.origin))
-    counts: dict[str, int] = {}
-    for outcome in outcomes.values():
-        counts[outcome] = counts.get(outcome, 0) + 1
-    return TestReport(
+    return TestReport.per_test(
+        outcomes,
+        tuple(failures.values()),
         exit_code=exit_code,
         command=command,
-        counts=counts,
-        failures=tuple(failures.values()),
         timed_out=timed_out,
         tail=tail,
-        outcomes=outcomes,
         collection_errors=tuple(errors),
         # Reports of other processes (xdist workers) reach the session without its own collection.
         collected=max(collected, len(outcomes)),
         outside_imports=tuple(outside.values()),
-        structured=True,
     )
 
 
