@@ -326,7 +326,7 @@ def sandbox_build(
     tag: Annotated[str | None, typer.Option(help="Image tag to create (default: loopwright-sandbox:latest for bookworm, else loopwright-sandbox:pyX.Y).")] = None,
     release: Annotated[str, typer.Option(help="Debian release, which gives the Python: bullseye (3.9), bookworm (3.11) or trixie (3.13).")] = "bookworm",
     mirror: Annotated[str | None, typer.Option(help="Debian mirror URL (default: read from this machine's apt sources).")] = None,
-    language: Annotated[str | None, typer.Option(help="Build a language's image instead: go, rust, cpp, or all (loopwright-sandbox:<language>, on Debian trixie).")] = None,
+    language: Annotated[str | None, typer.Option(help="Build a language's image instead: go, rust, cpp, node, java, or all (loopwright-sandbox:<language>, on Debian trixie).")] = None,
 ) -> None:
     """Build a sandbox image offline (no registry): Debian, Python, pytest and git; also tagged by its Python.
     With --language, the image of a language's toolchain (all: every one, side by side)."""

@@ -1,8 +1,8 @@
-"""Go, Rust, C/C++ and JavaScript in loopwright's sandbox: every exercise of the aider polyglot benchmark through
+"""Go, Rust, C/C++, JavaScript and Java in loopwright's sandbox: every exercise of the aider polyglot benchmark through
 `loopwright bench --oracle` (the stub's tests must fail, the reference's pass), and `loopwright env check` on
 well-known projects at their newest commit.
 
-    python benchmarks/languages.py MIRRORS [--languages go,rust,cpp,javascript] [--projects owner/name ...] [--out DIR]
+    python benchmarks/languages.py MIRRORS [--languages go,rust,cpp,javascript,java] [--projects owner/name ...] [--out DIR]
 
 MIRRORS is a folder of git mirrors laid out as `owner+name/repo`; the polyglot benchmark is read from
 `Aider-AI+polyglot-benchmark/repo` at run time (its exercises are written to a temporary folder, never into this
@@ -23,7 +23,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 POLYGLOT = "Aider-AI+polyglot-benchmark"
-LANGUAGES = ("go", "rust", "cpp", "javascript")
+LANGUAGES = ("go", "rust", "cpp", "javascript", "java")
 PROJECTS = ("google/uuid", "pkg/errors", "rust-lang/cfg-if", "dtolnay/itoa", "fmtlib/fmt", "google/googletest", "unjs/defu", "mattphillips/deep-object-diff")
 _SUITE = re.compile(r"^suite: (.*) -> (.*)$", re.M)
 

@@ -1,8 +1,9 @@
 """Compile errors read from a build's output, each with the file and line the compiler points at: gcc and clang
 (`file.cpp:12:5: error: ...`), the go command (`./x.go:3:5: undefined: foo`, under `# package`), rustc
 (`error[E0308]: ...` then ` --> src/lib.rs:3:5`), CMake (`CMake Error at CMakeLists.txt:12 (...)`), the linker,
-tsc (`src/a.ts(3,5): error TS2322: ...` or, pretty, `src/a.ts:3:5 - error TS2322: ...`) and Node's syntax errors
-(`/workspace/a.js:3`, the line and a caret, then `SyntaxError: ...`).
+tsc (`src/a.ts(3,5): error TS2322: ...` or, pretty, `src/a.ts:3:5 - error TS2322: ...`), Node's syntax errors
+(`/workspace/a.js:3`, the line and a caret, then `SyntaxError: ...`), javac (`src/A.java:3: error: ...`, as Gradle
+shows it too) and Maven's compiler plugin (`[ERROR] /workspace/src/A.java:[3,5] ...`).
 
 The output comes from the sandbox: only matching lines are kept, each made one bounded line.
 
@@ -29,6 +30,8 @@ _LINKER = re.compile(r"(?:^/usr/bin/ld: |^ld: )(?P<msg>.*(?:undefined reference|
 _TSC = re.compile(r"^(?P<path>[^\s(:][^(:]*?\.(?:ts|tsx|mts|cts|js|jsx|mjs|cjs))(?:\((?P<line>\d+),(?P<col>\d+)\):|:(?P<line2>\d+):(?P<col2>\d+) -) error (?P<msg>TS\d+: .+)$")
 _NODE_AT = re.compile(r"^(?P<path>(?:file://)?/workspace/[^:]+?\.(?:js|mjs|cjs|ts|mts|cts|jsx|tsx)):(?P<line>\d+)$")
 _NODE_SYNTAX = re.compile(r"^SyntaxError: (?P<msg>.+)$")
+_JAVAC = re.compile(r"^(?P<path>[^\s:][^:]*?\.java):(?P<line>\d+): error: (?P<msg>.+)$")
+_MAVEN = re.compile(r"^\[ERROR\] (?P<path>[^\s:][^:]*?\.java):\[(?P<line>\d+),(?P<col>\d+)\] (?P<msg>.+)$")
 _RUST_SUMMARY = ("could not compile", "aborting due to", "build failed", "test failed")
 
 
@@ -36,7 +39,7 @@ def parse_build_errors(output: str) -> tuple[BuildError, ...]:
     lines = [_clean(line) for line in output.splitlines()]
     found: dict[tuple[str, str], BuildError] = {}
     for index, line in enumerate(lines):
-        error = _c_family(line) or _go(line, lines, index) or _rust(line, lines, index) or _cmake(line, lines, index) or _linker(line) or _tsc(line) or _node(line, lines, index)
+        error = _c_family(line) or _go(line, lines, index) or _rust(line, lines, index) or _cmake(line, lines, index) or _linker(line) or _tsc(line) or _node(line, lines, index) or _java(line)
         if error is not None:
             found.setdefault((error.location, error.message), error)
         if len(found) >= MAX_ERRORS:
@@ -102,6 +105,14 @@ def _node(line: str, lines: list[str], index: int) -> BuildError | None:
         if syntax:
             return BuildError(f"{_relative(match.group('path').removeprefix('file://'))}:{match.group('line')}", _bounded("SyntaxError: " + syntax.group("msg")))
     return None
+
+
+def _java(line: str) -> BuildError | None:
+    match = _JAVAC.match(line)
+    if match:
+        return BuildError(f"{_relative(match.group('path'))}:{match.group('line')}", _bounded(match.group("msg")))
+    match = _MAVEN.match(line)
+    return BuildError(_where(match), _bounded(match.group("msg"))) if match else None
 
 
 def _where(match: re.Match[str]) -> str:

@@ -14,7 +14,11 @@ them, per language:
   test file has them as `test(...)` (the mirror is never touched). The exercises' package.json files differ only
   in their names, so they share one environment (jest and babel installed once, kept for the next exercise);
   Jest's JSON report is read back;
-- Java (`@Disabled`) comes with its toolchain.
+- Java: tests past the first are `@Disabled`; the work tree's copy of each test file has no `@Disabled`. The
+  exercises build with Gradle from Maven Central through their wrapper; they run the way the Java toolchain runs a
+  project without a usable Gradle (toolchains/java.py: javac and the JUnit console launcher, the image's JUnit 5
+  and AssertJ, and the dependencies the build names from Debian's Maven repository), with no setup phase. A
+  reference in several files (its classes one a file) goes in file by file next to the solution file.
 
 The test files are otherwise never edited. The reference goes in through loopwright's write tool, as a model would write
 it: each example file over the solution file with the same extension (`.meta/example.rs` -> `src/lib.rs`), and
@@ -33,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loopwright.sandboxes import hostfs
+from loopwright.sandboxes.toolchains.java import javac_route
 from loopwright.sandboxes.toolchains.node import REPORT_PATH
 
 CONFIG = ".meta/config.json"
@@ -43,14 +48,15 @@ HIDDEN = (".meta", ".approaches", ".articles", ".exercism")
 CPP_BUILD = "/tmp/loopwright-build"
 _XTEST = re.compile(r"\bxtest\(")
 _GO_TEST = re.compile(r"^func Test\w*\(t \*testing\.T\)", re.M)
+_DISABLED = re.compile(r"^[ \t]*@Disabled(?:\([^)\n]*\))?[ \t]*\n?", re.M)
 
 
 @dataclass(frozen=True)
 class Track:
     """How a language's exercises run."""
 
-    command: Callable[[str], str]
-    """The exercise's name -> the command that runs all of its tests (see the module's docstring)."""
+    command: Callable[[Exercise], str]
+    """The command that runs all of an exercise's tests (see the module's docstring)."""
     setup_phase: bool = True
     """Whether the toolchain's setup phase runs (C++ exercises bundle their test framework and have nothing to fetch)."""
     enable: Callable[[str], str] | None = None
@@ -59,7 +65,8 @@ class Track:
     """Whether the exercises share one environment image (kept between them) rather than each making its own."""
 
 
-def _cpp(name: str) -> str:
+def _cpp(exercise: Exercise) -> str:
+    name = exercise.name
     # The exercise's CMakeLists.txt names its targets after its folder, which is /workspace in the sandbox: it is
     # configured through a link named like the exercise.
     return (
@@ -70,14 +77,15 @@ def _cpp(name: str) -> str:
 
 
 LANGUAGES = {
-    "go": Track(lambda name: "go test -json ./..."),
-    "rust": Track(lambda name: "cargo test --no-fail-fast -- --include-ignored"),
+    "go": Track(lambda exercise: "go test -json ./..."),
+    "rust": Track(lambda exercise: "cargo test --no-fail-fast -- --include-ignored"),
     "cpp": Track(_cpp, setup_phase=False),
     "javascript": Track(
-        lambda name: f"npm test -- --json --outputFile={REPORT_PATH}",
+        lambda exercise: f"npm test -- --json --outputFile={REPORT_PATH}",
         enable=lambda text: _XTEST.sub("test(", text),
         shared_environment=True,
     ),
+    "java": Track(lambda exercise: javac_route(exercise.path)[0], setup_phase=False, enable=lambda text: _DISABLED.sub("", text)),
 }
 
 
@@ -100,7 +108,7 @@ class Exercise:
 
     @property
     def test_command(self) -> str:
-        return LANGUAGES[self.language].command(self.name)
+        return LANGUAGES[self.language].command(self)
 
     @property
     def setup_phase(self) -> bool:
@@ -130,6 +138,9 @@ class Exercise:
         for example in self.example:
             suffix = Path(example).suffix
             targets = [s for s in self.solution if Path(s).suffix == suffix]
+            if self.language == "java" and targets:
+                # one class a file: each of the reference's files goes beside the solution under its own name
+                targets = [(Path(targets[0]).parent / Path(example).name).as_posix()]
             if self.language == "go" and _GO_TEST.search(self._read(example)):
                 targets = list(self.tests)  # the exercise asks for a test suite (counter): its reference is one
             if not targets:
@@ -180,6 +191,8 @@ def _language(path: Path, top: Path) -> str | None:
         return "cpp"
     if (path / "package.json").is_file():
         return "javascript"
+    if any((path / name).is_file() for name in ("build.gradle", "build.gradle.kts", "pom.xml")):
+        return "java"
     return None
 
 

@@ -1,6 +1,6 @@
 """The toolchains loopwright knows, by the language evidence.main_language names.
 
-A language without one here (Python, and for now Java) goes the Python way: its image is the
+A language without one here (Python) goes the Python way: its image is the
 Python sandbox image and its tests get the detected or configured command.
 
 Public: `TOOLCHAINS`, `for_repository`, `language_image`.
@@ -14,10 +14,11 @@ from loopwright.sandboxes.toolchains.base import Toolchain
 from loopwright.sandboxes.toolchains.cpp import Cpp
 from loopwright.sandboxes.toolchains.evidence import main_language
 from loopwright.sandboxes.toolchains.go import Go
+from loopwright.sandboxes.toolchains.java import Java
 from loopwright.sandboxes.toolchains.node import Node
 from loopwright.sandboxes.toolchains.rust import Rust
 
-TOOLCHAINS: dict[str, Toolchain] = {chain.language: chain for chain in (Go(), Rust(), Cpp(), Node())}
+TOOLCHAINS: dict[str, Toolchain] = {chain.language: chain for chain in (Go(), Rust(), Cpp(), Node(), Java())}
 ALIASES = {"javascript": "node"}
 """Evidence's language -> the toolchain's name, where they differ (one Node toolchain serves JavaScript and TypeScript)."""
 

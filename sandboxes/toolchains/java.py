@@ -1,0 +1,189 @@
+"""Java: Maven (pom.xml), Gradle through the project's own wrapper (gradlew), or, with neither, the sources
+compiled with javac and run by the JUnit Platform console launcher. Each writes JUnit XML (Surefire's reports,
+Gradle's test results, the launcher's report), gathered into one file at `$LOOPWRIGHT_JUNIT` and read back by
+tools/junit.py.
+
+- Maven: the setup phase (network on) builds the tests, and so resolves the project's dependencies and plugins,
+  into a local repository in the image (/opt/loopwright/m2); the agent phase runs `mvn -o`. Debian's Maven
+  repository (/usr/share/maven-repo, the image's JUnit 5, JUnit 4, AssertJ, Hamcrest, Surefire and the default
+  plugins) is a read-only tail of that repository (`maven.repo.local.tail`), so a project whose versions Debian
+  ships needs nothing from the network, and one that pins others fetches them in the setup phase.
+- Gradle: `./gradlew` fetches its distribution and the dependencies into a Gradle home under /tmp, kept for the
+  agent phase like the other toolchains' build caches; the agent phase runs it `--offline`. Debian's own Gradle
+  (4.4) is too old for today's builds, so a Gradle build without a wrapper goes the javac way.
+- javac: `src/main/java` (or every non-test source) and `src/test/java` (or the `*Test.java` files), compiled
+  against the image's JUnit 5, JUnit 4 and AssertJ jars, under /tmp; nothing is written into the workspace.
+
+Maven and Gradle write their build folders (target/, build/, .gradle/) into the workspace, as they do on a
+developer's machine; earlier reports are removed before each run, so a report is never a stale one.
+
+Public: `Java`, `javac_route`, `javac_command`, `named_dependencies`, `gather_reports`, M2, DEBIAN_REPOSITORY.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from loopwright.sandboxes import hostfs
+from loopwright.sandboxes.toolchains.base import HOME, SetupStep, ToolchainPlan, read_defining
+
+M2 = f"{HOME}/m2"
+DEBIAN_REPOSITORY = "/usr/share/maven-repo"
+GRADLE_HOME = "/tmp/loopwright-gradle"
+JARS = "/usr/share/java"
+LAUNCHER = f"{JARS}/junit-platform-console-standalone.jar"
+TEST_JARS = (f"{JARS}/assertj-core.jar", f"{JARS}/junit4.jar", f"{JARS}/hamcrest-core.jar")
+"""On the javac route's class path besides the launcher (which carries JUnit 5 and the JUnit 4 engine)."""
+JUNIT_FILE = '"${LOOPWRIGHT_JUNIT:-/tmp/loopwright-junit.xml}"'
+CLASSES = "/tmp/loopwright-classes"
+MAVEN = f"mvn -B -ntp -Dmaven.repo.local={M2} -Dmaven.repo.local.tail={DEBIAN_REPOSITORY} -Dsurefire.exitTimeout=5 -Dstyle.color=never"
+"""Every Maven call. `surefire.exitTimeout`: Debian's Surefire 2.22 otherwise waits 30 s for each forked test JVM to exit."""
+GRADLE = "./gradlew --no-daemon --console=plain"
+_SUREFIRE = "-path '*/target/surefire-reports/TEST-*.xml'"
+_GRADLE_RESULTS = "-path '*/build/test-results/*/TEST-*.xml'"
+_LAUNCHER_REPORTS = "-name 'TEST-*.xml'"
+_NOT_SOURCE_DIRS = ("target", "build", ".gradle", "node_modules", "out")
+GRADLE_FILES = ("build.gradle", "build.gradle.kts")
+BUILD_FILE_BYTES = 1 << 20
+MAX_NAMED = 100
+_CONFIGURATION = re.compile(r"\b(?:implementation|api|compile|compileOnly|runtimeOnly|testImplementation|testCompile|testRuntimeOnly|testCompileOnly)\b")
+_COORDINATE = re.compile(r"""["']([A-Za-z0-9_][A-Za-z0-9_.-]*):([A-Za-z0-9_][A-Za-z0-9_.-]*)(?::[A-Za-z0-9_.+-]*)?["']""")
+
+
+def gather_reports(predicate: str, where: str = ".") -> str:
+    """A shell command that joins every report file `find` matches into one document at $LOOPWRIGHT_JUNIT
+    (each file's XML declaration dropped); nothing is written when there is none, so a build that never ran
+    its tests leaves no report."""
+    found = f"find {where} {predicate} -type f"
+    return (
+        f'if [ -n "$({found} -print -quit 2>/dev/null)" ]; then'
+        f" {{ echo '<testsuites>'; {found} -print0 | xargs -0 sed -s '1s/^<?xml[^>]*>//'; echo '</testsuites>'; }} > {JUNIT_FILE}; fi"
+    )
+
+
+def _keeping_status(run: str, gather: str, clear: str) -> str:
+    """`clear` old reports, `run`, gather the reports, and exit with `run`'s status."""
+    return f"{clear}; {run}; status=$?; {gather}; exit $status"
+
+
+STANDARD_MAIN = "find src/main/java -name '*.java' -type f"
+STANDARD_TESTS = "find src/test/java -name '*.java' -type f"
+
+
+def javac_command(main: str = STANDARD_MAIN, tests: str = STANDARD_TESTS, extra: tuple[str, ...] = ()) -> str:
+    """Compile the sources that the `find` commands `main` and `tests` list under /tmp, and run every test class
+    found there with the JUnit Platform console launcher, its JUnit report gathered to $LOOPWRIGHT_JUNIT.
+    `extra`: more class path entries (the build's dependencies in Debian's Maven repository)."""
+    path = ":".join((*TEST_JARS, *extra))
+    reports = f"{CLASSES}/reports"
+    compile_main = f'sources=$({main} 2>/dev/null); [ -z "$sources" ] || javac -nowarn -encoding UTF-8 -d {CLASSES}/main -cp "{path}" $sources'
+    compile_tests = f'javac -nowarn -encoding UTF-8 -d {CLASSES}/test -cp "{CLASSES}/main:{LAUNCHER}:{path}" $({tests})'
+    launch = (
+        f'java -jar {LAUNCHER} -cp "{CLASSES}/main:{CLASSES}/test:{path}" --scan-classpath {CLASSES}/test'
+        f" --reports-dir {reports} --disable-banner --details=tree --details-theme=ascii"
+    )
+    return (
+        f"rm -rf {CLASSES} && mkdir -p {CLASSES}/main {CLASSES}/test && {compile_main} && {compile_tests}"
+        f" && {{ {launch}; status=$?; {gather_reports(_LAUNCHER_REPORTS, reports)}; exit $status; }}"
+    )
+
+
+class Java:
+    language: str = "java"
+    title: str = "Java"
+    packages: tuple[str, ...] = (
+        "default-jdk-headless", "maven", "junit5", "junit4", "libhamcrest-java", "libassertj-core-java",
+        "libsurefire-java", "libmaven-compiler-plugin-java", "libmaven-resources-plugin-java", "libmaven-jar-plugin-java",
+        "libandroid-json-org-java",
+    )
+    image_env: dict[str, str] = {"GRADLE_USER_HOME": GRADLE_HOME, "MAVEN_OPTS": "-Djava.awt.headless=true"}
+    registry_dockerfile: str = "Dockerfile.java"
+    image_warmup: str = ""
+    image_warm: tuple[str, ...] = ()
+
+    def plan(self, root: Path) -> ToolchainPlan:
+        if (root / "pom.xml").is_file():
+            return self._maven(root)
+        gradle = [name for name in (*GRADLE_FILES, "settings.gradle", "settings.gradle.kts") if (root / name).is_file()]
+        if gradle and (root / "gradlew").is_file() and (root / "gradle" / "wrapper" / "gradle-wrapper.properties").is_file():
+            return self._gradle(root, gradle)
+        why = f"{gradle[0]} without a Gradle wrapper (gradlew): Debian's Gradle 4.4 is too old for today's builds" if gradle else "no pom.xml or Gradle build"
+        return self._javac(root, why)
+
+    def _maven(self, root: Path) -> ToolchainPlan:
+        poms = ["pom.xml", ".mvn/maven.config", ".mvn/extensions.xml", *sorted(p.relative_to(root).as_posix() for p in root.glob("*/pom.xml"))]
+        poms += sorted(p.relative_to(root).as_posix() for p in root.glob("*/*/pom.xml"))
+        # Builds the tests and starts Surefire on a test that matches nothing: its test provider is resolved too.
+        resolve = f"{MAVEN} test -Dtest=LoopwrightNoTest -DfailIfNoTests=false -Dsurefire.failIfNoSpecifiedTests=false"
+        clear = "find . -type d -path '*/target/surefire-reports' -prune -exec rm -rf {} + 2>/dev/null"
+        return ToolchainPlan(
+            language=self.language,
+            title=self.title,
+            steps=(SetupStep("resolve and build (Maven)", resolve),),
+            test_command=_keeping_status(f"{MAVEN} -o test -fae", gather_reports(_SUREFIRE), clear),
+            defining=read_defining(root, poms),
+            decisions=(
+                f"pom.xml: Maven builds the tests in the setup phase, fetching into {M2} what Debian's Maven repository lacks",
+                "the agent phase runs Maven offline (mvn -o test); Surefire's reports are read back",
+            ),
+            version_command="mvn -v 2>/dev/null | head -n1 && java -version 2>&1 | head -n1",
+            packages_command=f"find {M2} -name '*.jar' -printf '%P\\n' 2>/dev/null | sed 's#/[^/]*$##' | sort -u | head -n 2000",
+        )
+
+    def _gradle(self, root: Path, files: list[str]) -> ToolchainPlan:
+        clear = "find . -type d -path '*/build/test-results' -prune -exec rm -rf {} + 2>/dev/null"
+        defining = read_defining(root, [*files, "gradle/wrapper/gradle-wrapper.properties", "gradle.properties", "gradle/libs.versions.toml"])
+        return ToolchainPlan(
+            language=self.language,
+            title=self.title,
+            steps=(SetupStep("resolve and build (Gradle)", f"chmod +x gradlew 2>/dev/null; {GRADLE} testClasses"),),
+            test_command=_keeping_status(f"{GRADLE} --offline test --continue", gather_reports(_GRADLE_RESULTS), clear),
+            warm=(GRADLE_HOME,),
+            defining=defining,
+            decisions=(
+                "gradlew: the project's Gradle wrapper fetches its distribution and the dependencies in the setup phase",
+                "the agent phase runs Gradle offline (--offline test --continue); its test results are read back",
+            ),
+            version_command="java -version 2>&1 | head -n1",
+        )
+
+    def _javac(self, root: Path, why: str) -> ToolchainPlan:
+        command, layout, named = javac_route(root)
+        found = f"; the dependencies it names come from Debian's Maven repository in the image where it has them ({', '.join(named)})" if named else ""
+        return ToolchainPlan(
+            language=self.language,
+            title=self.title,
+            steps=(),
+            test_command=command,
+            defining=read_defining(root, list(GRADLE_FILES)),
+            decisions=(f"{why}: javac compiles {layout} against the image's JUnit 5, JUnit 4 and AssertJ, under /tmp; the JUnit console launcher runs them{found}",),
+            version_command="java -version 2>&1 | head -n1",
+        )
+
+
+def javac_route(root: Path) -> tuple[str, str, list[str]]:
+    """The javac route's test command for `root`, the layout it compiles (in words), and the dependencies the
+    Gradle build names (`group:artifact`), put on the class path from Debian's Maven repository."""
+    named = named_dependencies(root)
+    extra = tuple(f"{DEBIAN_REPOSITORY}/{group.replace('.', '/')}/{artifact}/debian/*" for group, artifact in named)
+    names = [f"{group}:{artifact}" for group, artifact in named]
+    if (root / "src" / "main" / "java").is_dir() or (root / "src" / "test" / "java").is_dir():
+        return javac_command(extra=extra), "src/main/java and src/test/java", names
+    skip = " ".join(f"-path './{name}' -prune -o" for name in _NOT_SOURCE_DIRS)
+    main = f"find . {skip} -name '*.java' ! -name '*Test.java' ! -name '*Tests.java' -type f -print"
+    tests = f"find . {skip} \\( -name '*Test.java' -o -name '*Tests.java' \\) -type f -print"
+    return javac_command(main, tests, extra), "the sources outside Maven's layout (*Test.java are the tests)", names
+
+
+def named_dependencies(root: Path) -> list[tuple[str, str]]:
+    """(group, artifact) of each `"group:artifact:version"` a Gradle build file names on a dependency line, read
+    as text (never run); only plain names, so that each is safe in a path and a command."""
+    named: dict[tuple[str, str], None] = {}
+    for name in GRADLE_FILES:
+        text = hostfs.read_text(root, root / name, BUILD_FILE_BYTES) or ""
+        for line in text.splitlines():
+            if _CONFIGURATION.search(line):
+                for match in _COORDINATE.finditer(line):
+                    named[(match.group(1), match.group(2))] = None
+    return list(named)[:MAX_NAMED]

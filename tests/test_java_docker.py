@@ -1,0 +1,164 @@
+"""Java projects for real: the Java image, Maven's setup phase resolving a dependency into the image's local
+repository, the agent phase offline, Surefire's and the JUnit console launcher's reports read into per-test
+results, and compile errors with file:line."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import zipfile
+from pathlib import Path
+
+import docker.errors
+import pytest
+
+from loopwright.sandboxes.docker import DockerSandbox
+from loopwright.testdetect import detect
+from loopwright.tools.base import ToolContext
+from loopwright.tools.run_tests import run_test_command
+from tests.repos import make_repo
+
+POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>ex</groupId><artifactId>calc</artifactId><version>1.0</version>
+  <properties><maven.compiler.release>17</maven.compiler.release><project.build.sourceEncoding>UTF-8</project.build.sourceEncoding></properties>
+  <repositories><repository><id>in-repo</id><url>file://${project.basedir}/repo</url></repository></repositories>
+  <dependencies>
+    <dependency><groupId>ex</groupId><artifactId>greeting</artifactId><version>1.0</version></dependency>
+    <dependency><groupId>org.junit.jupiter</groupId><artifactId>junit-jupiter</artifactId><version>5.10.2</version><scope>test</scope></dependency>
+  </dependencies>
+</project>
+"""
+GREETING_POM = '<project><modelVersion>4.0.0</modelVersion><groupId>ex</groupId><artifactId>greeting</artifactId><version>1.0</version></project>\n'
+CALC = """package ex;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+
+public class Calc {
+    public static int add(int a, int b) { return a - b; }
+
+    public static String greeting() throws IOException {
+        try (InputStream in = Calc.class.getResourceAsStream("/greeting.txt")) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8).trim();
+        }
+    }
+}
+"""
+CALC_TEST = """package ex;
+
+import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+class CalcTest {
+    @Test
+    void adds() {
+        assertEquals(5, Calc.add(2, 3), "two and three");
+    }
+
+    @Test
+    void greets() throws Exception {
+        assertEquals("hello", Calc.greeting());
+    }
+}
+"""
+FLAT = {
+    "Words.java": "public class Words {\n    public static String shout(String s) { return s.toLowerCase(); }\n}\n",
+    "WordsTest.java": (
+        "import org.junit.jupiter.api.Test;\nimport static org.assertj.core.api.Assertions.assertThat;\n\n"
+        "class WordsTest {\n    @Test\n    void shouts() {\n        assertThat(Words.shout(\"hi\")).isEqualTo(\"HI\");\n    }\n\n"
+        "    @Test\n    void keepsEmpty() {\n        assertThat(Words.shout(\"\")).isEmpty();\n    }\n}\n"
+    ),
+}
+NO_NETWORK = "cat /sys/class/net/*/operstate 2>/dev/null | grep -c up; getent hosts deb.debian.org >/dev/null && echo resolved || echo unresolved"
+
+
+def java_test(function):
+    return pytest.mark.docker(pytest.mark.slow(function))
+
+
+def greeting_jar() -> bytes:
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w") as jar:
+        jar.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n")
+        jar.writestr("greeting.txt", "hello\n")
+    return data.getvalue()
+
+
+@pytest.fixture(scope="session")
+def java_image(docker_client):
+    from loopwright.sandboxes.langimage import build_language_images, language_tag
+
+    try:
+        docker_client.images.get(language_tag("java"))
+    except docker.errors.ImageNotFound:
+        build_language_images(["java"])
+
+
+@pytest.fixture
+def open_box(java_image, docker_client):
+    opened: list[DockerSandbox] = []
+
+    def open_one(root: Path) -> DockerSandbox:
+        box = DockerSandbox(root, fresh_environment=True, setup_timeout_s=600)
+        opened.append(box)
+        return box
+
+    yield open_one
+    for box in opened:
+        box.close()
+        if box.setup_report is not None and box.setup_report.image.startswith("loopwright-env:"):
+            try:
+                docker_client.images.remove(box.setup_report.image, force=True)
+            except docker.errors.ImageNotFound:
+                pass
+
+
+def run(root: Path, box: DockerSandbox):
+    return run_test_command(ToolContext(root=root, sandbox=box, test_command=detect(root), test_timeout_s=600))
+
+
+@java_test
+def test_maven_resolves_in_the_setup_phase_and_reports_surefire_results_and_compile_errors_offline(tmp_path, open_box):
+    repo = make_repo(tmp_path / "calc", {
+        "pom.xml": POM,
+        "repo/ex/greeting/1.0/greeting-1.0.pom": GREETING_POM,
+        "src/main/java/ex/Calc.java": CALC,
+        "src/test/java/ex/CalcTest.java": CALC_TEST,
+    })
+    (repo / "repo/ex/greeting/1.0/greeting-1.0.jar").write_bytes(greeting_jar())
+    box = open_box(repo)
+    report = box.setup_report
+    assert report.language == "java" and not report.failures and report.kept
+    assert box.exec(NO_NETWORK, timeout_s=30).output.split() == ["0", "unresolved"]
+
+    shutil.rmtree(repo / "repo")  # the agent phase has only what the setup phase resolved
+    failing = run(repo, box)
+    assert failing.structured and failing.outcomes == {"ex.CalcTest.adds": "failed", "ex.CalcTest.greets": "passed"}
+    assert "two and three" in failing.failures[0].message and "expected: <5> but was: <-1>" in failing.failures[0].message
+    assert failing.failures[0].crash == "CalcTest.java:9"
+
+    (repo / "src/main/java/ex/Calc.java").write_text(CALC.replace("return a - b;", "return a - undefinedName;"))
+    broken = run(repo, box)
+    assert broken.problem == "the build failed" and not broken.outcomes
+    assert broken.build_errors[0].location == "src/main/java/ex/Calc.java:8:54" and "cannot find symbol" in broken.build_errors[0].message
+
+    (repo / "src/main/java/ex/Calc.java").write_text(CALC.replace("return a - b;", "return a + b;"))
+    fixed = run(repo, box)
+    assert fixed.passed and fixed.counts == {"passed": 2}
+
+
+@java_test
+def test_sources_without_a_build_run_with_javac_and_the_console_launcher(tmp_path, open_box):
+    repo = make_repo(tmp_path / "words", FLAT)
+    box = open_box(repo)
+    assert box.setup_report.language == "java"
+    failing = run(repo, box)
+    assert failing.outcomes == {"WordsTest.shouts()": "failed", "WordsTest.keepsEmpty()": "passed"}
+    assert 'expected: "HI"' in failing.failures[0].message.replace("\n", " ")
+    assert not list(repo.glob("*.class"))  # compiled under /tmp, never into the workspace
+
+    (repo / "Words.java").write_text(FLAT["Words.java"].replace("toLowerCase()", "toUpperCase("))
+    broken = run(repo, box)
+    assert broken.problem == "the build failed" and broken.build_errors[0].location == "Words.java:2"
