@@ -10,6 +10,7 @@ Public: `LanguageSetup`, `run_language_setup`, `finish_language`.
 
 from __future__ import annotations
 
+import re
 import shlex
 import time
 from collections.abc import Callable
@@ -28,6 +29,10 @@ _NETWORK_HINTS = (
     "failed to download", "failed to query replaced source", "temporary failure in name resolution", "timed out",
     "failed to get", "proxy.golang.org", "index.crates.io", "couldn't resolve host", "failed to fetch",
 )
+
+
+_TRAILER = re.compile(r"^\[ERROR\]\s*(?:$|To see the full stack trace|Re-run Maven|For more information about the errors|\[Help \d+\]|-> \[Help)")
+"""Maven's closing advice after a failure, which would otherwise fill the tail the report shows in place of the cause."""
 
 
 @dataclass
@@ -98,7 +103,7 @@ def _step(box: SetupContainer, name: str, command: str, env: dict[str, str], dea
         return None
     progress(f"setup: {name}: {command}")
     ran = box.run(f"cd {WORKDIR} && {command}", left, env or None)
-    lines = [line.strip() for line in ran.output.strip().splitlines() if line.strip()]
+    lines = [line.strip() for line in ran.output.strip().splitlines() if line.strip() and not _TRAILER.match(line.strip())]
     tail = "" if ran.exit_code == 0 else one_line(" | ".join(lines[-6:]), 600)
     done = CommandRun(command, ran.exit_code, ran.timed_out, tail, ran.duration_s)
     result.commands.append(done)

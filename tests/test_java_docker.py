@@ -4,9 +4,11 @@ results, and compile errors with file:line."""
 
 from __future__ import annotations
 
+import functools
 import io
-import shutil
+import threading
 import zipfile
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import docker.errors
@@ -22,7 +24,6 @@ POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
   <groupId>ex</groupId><artifactId>calc</artifactId><version>1.0</version>
   <properties><maven.compiler.release>17</maven.compiler.release><project.build.sourceEncoding>UTF-8</project.build.sourceEncoding></properties>
-  <repositories><repository><id>in-repo</id><url>file://${project.basedir}/repo</url></repository></repositories>
   <dependencies>
     <dependency><groupId>ex</groupId><artifactId>greeting</artifactId><version>1.0</version></dependency>
     <dependency><groupId>org.junit.jupiter</groupId><artifactId>junit-jupiter</artifactId><version>5.10.2</version><scope>test</scope></dependency>
@@ -115,25 +116,50 @@ def open_box(java_image, docker_client):
                 pass
 
 
+@pytest.fixture
+def maven_mirror(tmp_path, docker_client, monkeypatch):
+    """A Maven repository served over HTTP on the Docker bridge, named as the mirror in the person's own settings."""
+    folder = tmp_path / "mirror"
+    (folder / "ex/greeting/1.0").mkdir(parents=True)
+    (folder / "ex/greeting/1.0/greeting-1.0.pom").write_text(GREETING_POM)
+    (folder / "ex/greeting/1.0/greeting-1.0.jar").write_bytes(greeting_jar())
+    gateway = docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    server = ThreadingHTTPServer((gateway, 0), functools.partial(QuietHandler, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    home = tmp_path / "home"
+    (home / ".m2").mkdir(parents=True)
+    (home / ".m2/settings.xml").write_text(
+        '<settings xmlns="http://maven.apache.org/SETTINGS/1.0.0"><mirrors><mirror><id>corp</id><mirrorOf>*</mirrorOf>'
+        f"<url>http://{gateway}:{server.server_address[1]}/</url><username>me</username></mirror></mirrors></settings>\n"
+    )
+    monkeypatch.setenv("HOME", str(home))
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    requested: list[str] = []
+
+    def log_message(self, format: str, *args) -> None:
+        QuietHandler.requested.append(self.path)
+
+
 def run(root: Path, box: DockerSandbox):
     return run_test_command(ToolContext(root=root, sandbox=box, test_command=detect(root), test_timeout_s=600))
 
 
 @java_test
-def test_maven_resolves_in_the_setup_phase_and_reports_surefire_results_and_compile_errors_offline(tmp_path, open_box):
-    repo = make_repo(tmp_path / "calc", {
-        "pom.xml": POM,
-        "repo/ex/greeting/1.0/greeting-1.0.pom": GREETING_POM,
-        "src/main/java/ex/Calc.java": CALC,
-        "src/test/java/ex/CalcTest.java": CALC_TEST,
-    })
-    (repo / "repo/ex/greeting/1.0/greeting-1.0.jar").write_bytes(greeting_jar())
+def test_maven_fetches_through_the_mirror_in_the_setup_phase_and_reports_surefire_results_and_compile_errors_offline(tmp_path, open_box, maven_mirror):
+    repo = make_repo(tmp_path / "calc", {"pom.xml": POM, "src/main/java/ex/Calc.java": CALC, "src/test/java/ex/CalcTest.java": CALC_TEST})
     box = open_box(repo)
     report = box.setup_report
     assert report.language == "java" and not report.failures and report.kept
+    assert "/ex/greeting/1.0/greeting-1.0.jar" in QuietHandler.requested
+    assert any("mirror your Maven settings name" in line for line in report.decisions)
     assert box.exec(NO_NETWORK, timeout_s=30).output.split() == ["0", "unresolved"]
 
-    shutil.rmtree(repo / "repo")  # the agent phase has only what the setup phase resolved
+    maven_mirror.shutdown()  # the agent phase has only what the setup phase fetched
     failing = run(repo, box)
     assert failing.structured and failing.outcomes == {"ex.CalcTest.adds": "failed", "ex.CalcTest.greets": "passed"}
     assert "two and three" in failing.failures[0].message and "expected: <5> but was: <-1>" in failing.failures[0].message

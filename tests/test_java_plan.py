@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from loopwright.bench.exercises import load_exercises
-from loopwright.sandboxes.toolchains.java import DEBIAN_REPOSITORY, Java, named_dependencies
+from loopwright.sandboxes.toolchains.java import DEBIAN_REPOSITORY, MIRROR_SETTINGS, Java, maven_mirror, named_dependencies
 from loopwright.sandboxes.toolchains.registry import for_repository
 from loopwright.tools.compile_errors import parse_build_errors
 from loopwright.tools.test_formats import reader_for, run_junit
@@ -52,7 +52,7 @@ def test_gradle_without_a_wrapper_goes_the_javac_way_with_the_named_dependencies
     })
     plan = Java().plan(repo)
     assert plan.steps == () and "javac" in plan.test_command and "junit-platform-console-standalone" in plan.test_command
-    assert f"{DEBIAN_REPOSITORY}/org/json/json/debian/*" in plan.test_command
+    assert f"{DEBIAN_REPOSITORY}/org/json/json/debian/*.jar" in plan.test_command
     assert "without a Gradle wrapper" in plan.decisions[0] and "org.json:json" in plan.decisions[0]
 
 
@@ -109,3 +109,44 @@ def test_java_exercises_enable_every_test_and_put_each_reference_class_in_its_ow
     tests = (work / "src/test/java/BowlingGameTest.java").read_text()
     assert "@Disabled" not in tests.replace("import org.junit.jupiter.api.Disabled;", "") and tests.count("@Test") == 3
     assert not (work / ".meta").exists()
+
+
+def settings(tmp_path, mirrors: str):
+    path = tmp_path / "settings.xml"
+    path.write_text(f'<settings xmlns="http://maven.apache.org/SETTINGS/1.0.0"><mirrors>{mirrors}</mirrors></settings>\n')
+    return path
+
+
+def test_the_persons_maven_mirror_serves_the_setup_phase_without_its_credentials(tmp_path):
+    repo = make_repo(tmp_path / "repo", {"pom.xml": POM, **SOURCE})
+    path = settings(tmp_path, "<mirror><id>corp</id><mirrorOf>central</mirrorOf><url>https://repo.corp.example/maven/</url><username>me</username><password>secret</password></mirror>")
+    assert maven_mirror(path)[0] == "https://repo.corp.example/maven/"
+    plan = Java(settings=path).plan(repo)
+    step = plan.steps[0].command
+    assert "<url>https://repo.corp.example/maven/</url>" in step and "-s /tmp/loopwright-maven-settings.xml" in step
+    assert "secret" not in step and "me" not in step.split("<url>")[0]
+    assert MIRROR_SETTINGS not in plan.test_command  # the agent phase is offline: no mirror
+
+
+def test_a_mirror_maven_would_not_use_for_central_or_an_odd_url_is_not_taken(tmp_path):
+    assert maven_mirror(settings(tmp_path, "<mirror><mirrorOf>*,!central</mirrorOf><url>https://a.example/</url></mirror>")) == (None, "")
+    assert maven_mirror(settings(tmp_path, "<mirror><mirrorOf>other</mirrorOf><url>https://a.example/</url></mirror>")) == (None, "")
+    url, why = maven_mirror(settings(tmp_path, "<mirror><mirrorOf>*</mirrorOf><url>https://a.example/'; touch /tmp/x; '</url></mirror>"))
+    assert url is None and "not a plain http(s) URL" in why
+    bomb = tmp_path / "bomb.xml"
+    bomb.write_text('<?xml version="1.0"?><!DOCTYPE s [<!ENTITY a "aaaa">]><settings><mirrors><mirror><mirrorOf>*</mirrorOf><url>&a;</url></mirror></mirrors></settings>')
+    assert maven_mirror(bomb)[0] is None and "not valid XML" in maven_mirror(bomb)[1]
+    assert maven_mirror(tmp_path / "missing.xml") == (None, "")
+
+
+def test_the_javac_class_path_takes_the_jars_that_exist_and_skips_named_folders_without_any(tmp_path):
+    import subprocess
+
+    from loopwright.sandboxes.toolchains.java import javac_command
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a/one.jar").write_text("")
+    command = javac_command(extra=(str(tmp_path / "a"), str(tmp_path / "missing")))
+    setup = command.split(" && ")[2]  # `{ cp=...; for ...; done; }`
+    shown = subprocess.run(["sh", "-c", f'{setup} && printf %s "$cp"'], capture_output=True, text=True)
+    assert shown.returncode == 0 and shown.stdout.endswith(f":{tmp_path}/a/one.jar")

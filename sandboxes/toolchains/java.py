@@ -8,6 +8,9 @@ tools/junit.py.
   repository (/usr/share/maven-repo, the image's JUnit 5, JUnit 4, AssertJ, Hamcrest, Surefire and the default
   plugins) is a read-only tail of that repository (`maven.repo.local.tail`), so a project whose versions Debian
   ships needs nothing from the network, and one that pins others fetches them in the setup phase.
+  When the person's own Maven settings (~/.m2/settings.xml) name a mirror of Maven Central (an in-house
+  repository manager), the setup phase fetches through it, as Maven on their machine does; its credentials are
+  never passed into the container, so only a mirror that needs none works there.
 - Gradle: `./gradlew` fetches its distribution and the dependencies into a Gradle home under /tmp, kept for the
   agent phase like the other toolchains' build caches; the agent phase runs it `--offline`. Debian's own Gradle
   (4.4) is too old for today's builds, so a Gradle build without a wrapper goes the javac way.
@@ -23,7 +26,12 @@ Public: `Java`, `javac_route`, `javac_command`, `named_dependencies`, `gather_re
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
+from xml.sax.saxutils import escape
+
+import defusedxml.ElementTree as SafeTree
+from defusedxml import DefusedXmlException
 
 from loopwright.sandboxes import hostfs
 from loopwright.sandboxes.toolchains.base import HOME, SetupStep, ToolchainPlan, read_defining
@@ -43,6 +51,9 @@ GRADLE = "./gradlew --no-daemon --console=plain"
 _SUREFIRE = "-path '*/target/surefire-reports/TEST-*.xml'"
 _GRADLE_RESULTS = "-path '*/build/test-results/*/TEST-*.xml'"
 _LAUNCHER_REPORTS = "-name 'TEST-*.xml'"
+MIRROR_SETTINGS = "/tmp/loopwright-maven-settings.xml"
+SETTINGS_BYTES = 1 << 20
+_SAFE_URL = re.compile(r"^https?://[A-Za-z0-9.-]+(?::\d{1,5})?(?:/[A-Za-z0-9._~%/+-]*)?$")
 _NOT_SOURCE_DIRS = ("target", "build", ".gradle", "node_modules", "out")
 GRADLE_FILES = ("build.gradle", "build.gradle.kts")
 BUILD_FILE_BYTES = 1 << 20
@@ -74,17 +85,19 @@ STANDARD_TESTS = "find src/test/java -name '*.java' -type f"
 def javac_command(main: str = STANDARD_MAIN, tests: str = STANDARD_TESTS, extra: tuple[str, ...] = ()) -> str:
     """Compile the sources that the `find` commands `main` and `tests` list under /tmp, and run every test class
     found there with the JUnit Platform console launcher, its JUnit report gathered to $LOOPWRIGHT_JUNIT.
-    `extra`: more class path entries (the build's dependencies in Debian's Maven repository)."""
-    path = ":".join((*TEST_JARS, *extra))
+    `extra`: folders whose jars join the class path (the build's dependencies in Debian's Maven repository; plain
+    names, see named_dependencies)."""
+    jars = "".join(f' {folder}/*.jar' for folder in extra)
+    path = f'cp={":".join(TEST_JARS)}' + (f'; for jar in{jars}; do if [ -f "$jar" ]; then cp="$cp:$jar"; fi; done' if extra else "")
     reports = f"{CLASSES}/reports"
-    compile_main = f'sources=$({main} 2>/dev/null); [ -z "$sources" ] || javac -nowarn -encoding UTF-8 -d {CLASSES}/main -cp "{path}" $sources'
-    compile_tests = f'javac -nowarn -encoding UTF-8 -d {CLASSES}/test -cp "{CLASSES}/main:{LAUNCHER}:{path}" $({tests})'
+    compile_main = f'sources=$({main} 2>/dev/null); [ -z "$sources" ] || javac -nowarn -encoding UTF-8 -d {CLASSES}/main -cp "$cp" $sources'
+    compile_tests = f'javac -nowarn -encoding UTF-8 -d {CLASSES}/test -cp "{CLASSES}/main:{LAUNCHER}:$cp" $({tests})'
     launch = (
-        f'java -jar {LAUNCHER} -cp "{CLASSES}/main:{CLASSES}/test:{path}" --scan-classpath {CLASSES}/test'
+        f'java -jar {LAUNCHER} -cp "{CLASSES}/main:{CLASSES}/test:$cp" --scan-classpath {CLASSES}/test'
         f" --reports-dir {reports} --disable-banner --details=tree --details-theme=ascii"
     )
     return (
-        f"rm -rf {CLASSES} && mkdir -p {CLASSES}/main {CLASSES}/test && {compile_main} && {compile_tests}"
+        f"rm -rf {CLASSES} && mkdir -p {CLASSES}/main {CLASSES}/test && {{ {path}; }} && {compile_main} && {compile_tests}"
         f" && {{ {launch}; status=$?; {gather_reports(_LAUNCHER_REPORTS, reports)}; exit $status; }}"
     )
 
@@ -102,6 +115,10 @@ class Java:
     image_warmup: str = ""
     image_warm: tuple[str, ...] = ()
 
+    def __init__(self, settings: Path | None = None) -> None:
+        self.settings = settings
+        """The person's Maven settings, for their mirror; None for ~/.m2/settings.xml."""
+
     def plan(self, root: Path) -> ToolchainPlan:
         if (root / "pom.xml").is_file():
             return self._maven(root)
@@ -116,6 +133,12 @@ class Java:
         poms += sorted(p.relative_to(root).as_posix() for p in root.glob("*/*/pom.xml"))
         # Builds the tests and starts Surefire on a test that matches nothing: its test provider is resolved too.
         resolve = f"{MAVEN} test -Dtest=LoopwrightNoTest -DfailIfNoTests=false -Dsurefire.failIfNoSpecifiedTests=false"
+        mirror, why = maven_mirror(self.settings or Path.home() / ".m2" / "settings.xml")
+        if mirror:
+            # Named `central`: Maven records where each artifact came from, and the agent phase (offline, no mirror)
+            # accepts only what came from a repository of its own build, central being one.
+            document = f"<settings><mirrors><mirror><id>central</id><mirrorOf>*</mirrorOf><url>{escape(mirror)}</url></mirror></mirrors></settings>"
+            resolve = f"printf %s {shlex.quote(document)} > {MIRROR_SETTINGS} && {resolve.replace('mvn ', f'mvn -s {MIRROR_SETTINGS} ', 1)}"
         clear = "find . -type d -path '*/target/surefire-reports' -prune -exec rm -rf {} + 2>/dev/null"
         return ToolchainPlan(
             language=self.language,
@@ -125,6 +148,7 @@ class Java:
             defining=read_defining(root, poms),
             decisions=(
                 f"pom.xml: Maven builds the tests in the setup phase, fetching into {M2} what Debian's Maven repository lacks",
+                *([why] if why else ()),
                 "the agent phase runs Maven offline (mvn -o test); Surefire's reports are read back",
             ),
             version_command="mvn -v 2>/dev/null | head -n1 && java -version 2>&1 | head -n1",
@@ -166,7 +190,7 @@ def javac_route(root: Path) -> tuple[str, str, list[str]]:
     """The javac route's test command for `root`, the layout it compiles (in words), and the dependencies the
     Gradle build names (`group:artifact`), put on the class path from Debian's Maven repository."""
     named = named_dependencies(root)
-    extra = tuple(f"{DEBIAN_REPOSITORY}/{group.replace('.', '/')}/{artifact}/debian/*" for group, artifact in named)
+    extra = tuple(f"{DEBIAN_REPOSITORY}/{group.replace('.', '/')}/{artifact}/debian" for group, artifact in named)
     names = [f"{group}:{artifact}" for group, artifact in named]
     if (root / "src" / "main" / "java").is_dir() or (root / "src" / "test" / "java").is_dir():
         return javac_command(extra=extra), "src/main/java and src/test/java", names
@@ -174,6 +198,37 @@ def javac_route(root: Path) -> tuple[str, str, list[str]]:
     main = f"find . {skip} -name '*.java' ! -name '*Test.java' ! -name '*Tests.java' -type f -print"
     tests = f"find . {skip} \\( -name '*Test.java' -o -name '*Tests.java' \\) -type f -print"
     return javac_command(main, tests, extra), "the sources outside Maven's layout (*Test.java are the tests)", names
+
+
+def maven_mirror(settings: Path) -> tuple[str | None, str]:
+    """(the URL of the mirror of Maven Central that `settings` names, or None; why, in words, or "" when the file
+    names none). The file is the person's own, read as XML with no entities; only a plain http(s) URL is taken."""
+    try:
+        data = settings.read_bytes()[:SETTINGS_BYTES] if settings.is_file() else b""
+    except OSError:
+        return None, ""
+    if not data:
+        return None, ""
+    try:
+        document = SafeTree.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (SafeTree.ParseError, DefusedXmlException, ValueError):
+        return None, f"{settings} is not valid XML: its mirrors are not used"
+    for mirror in document.iter():
+        if _local(mirror.tag) != "mirror":
+            continue
+        fields = {_local(child.tag): (child.text or "").strip() for child in mirror}
+        covers = [name.strip() for name in fields.get("mirrorOf", "").split(",")]
+        if not any(name in ("*", "central", "external:*") for name in covers) or "!central" in covers:
+            continue
+        url = fields.get("url", "")
+        if not _SAFE_URL.match(url):
+            return None, f"the mirror in {settings} is not a plain http(s) URL: Maven Central is used"
+        return url, f"the setup phase fetches through the mirror your Maven settings name ({url}), without its credentials"
+    return None, ""
+
+
+def _local(tag: object) -> str:
+    return str(tag).rsplit("}", 1)[-1]
 
 
 def named_dependencies(root: Path) -> list[tuple[str, str]]:
