@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from loopwright.tools.editing import EditRefused, apply_edits, str_replace, whole_file
-from loopwright.tools.editing.syntax import problems
+from loopwright.tools.editing.syntax import new_problems, problems
 
 # Constructs from reference solutions that compile, which the installed grammars report as syntax errors.
 REACT_RS = """use std::collections::HashMap;
@@ -122,3 +122,23 @@ def test_each_known_grammar_gap_passes(name, source):
 def test_a_macro_does_not_hide_an_error_on_its_own_line():
     source = "#define N 10\nint a[N];\nint f(void) {\n  return N +;\n}\n"
     assert [(p.line, p.kind) for p in problems("a.c", source)] == [(4, "missing 'identifier'")]
+
+
+def test_an_edit_inside_a_region_that_was_already_broken_is_not_blamed(tmp_path):
+    target = tmp_path / "half.py"
+    target.write_text("def broken(:\n    pass\n\nvalue = 1\n")
+    apply_edits(tmp_path, [str_replace("half.py", "def broken(:", "def broken(a, :")])
+    assert target.read_text() == "def broken(a, :\n    pass\n\nvalue = 1\n"
+    with pytest.raises(EditRefused, match="line 4"):
+        apply_edits(tmp_path, [str_replace("half.py", "value = 1", "value = (1")])
+
+
+def test_a_whole_file_rewrite_is_checked_outside_the_old_broken_region(tmp_path):
+    before = "def broken(:\n    pass\n\nvalue = 1\n"
+    target = tmp_path / "half.py"
+    target.write_text(before)
+    with pytest.raises(EditRefused, match="half.py: the edit would introduce syntax errors"):
+        apply_edits(tmp_path, [whole_file("half.py", before + "\ndef later(x):\n    return [x,\n")])
+    assert target.read_text() == before
+    apply_edits(tmp_path, [whole_file("half.py", before.replace("value = 1", "value = 2"))])
+    assert new_problems("half.py", before, "\n" + before) == []

@@ -1,7 +1,7 @@
 """Syntax checks with tree-sitter: does an edit leave the file with parse errors it did not have before?
 
 The grammars are not the compilers: where one is known to reject valid code (`grammar_gaps`) the error does
-not count.
+not count, and errors in regions the grammar could not parse before the edit are not the edit's doing.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from collections import Counter
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from functools import cache
 from pathlib import PurePosixPath
 
@@ -124,20 +125,68 @@ def _collect(node: Node, found: list[Problem]) -> None:
 
 
 def new_problems(path: str, before: str, after: str) -> list[Problem]:
-    """Errors in `after` beyond those `before` already had (compared by kind and line text, not line number)."""
+    """Errors the edit introduced. Not those `before` had too: the same error on a line of the same text (moved
+    code), or one lying wholly where `before` could not be parsed (a gap of the grammar, or old breakage). A new
+    file (`before` empty) has every error checked."""
     after_found = problems(path, after)
     if not after_found:
         return []
+    before_found = problems(path, before)
+    if not before_found:
+        return after_found
     old_lines, new_lines = before.split("\n"), after.split("\n")
-    seen = Counter((problem.kind, _line(old_lines, problem.line)) for problem in problems(path, before))
+    unparsed = _carried(before_found, old_lines, new_lines)
+    seen = Counter(_same_error(problem, old_lines) for problem in before_found)
     fresh = []
     for problem in after_found:
-        key = (problem.kind, _line(new_lines, problem.line))
+        if unparsed.issuperset(range(problem.first, problem.last + 1)):
+            continue
+        key = _same_error(problem, new_lines)
         if seen[key]:
             seen[key] -= 1
         else:
             fresh.append(problem)
     return fresh
+
+
+def _same_error(problem: Problem, lines: list[str]) -> tuple[str, str, int]:
+    return problem.kind, _line(lines, problem.line), problem.last - problem.first
+
+
+def _carried(found: list[Problem], old_lines: list[str], new_lines: list[str]) -> set[int]:
+    """Lines of the new text (1-based) that stand where the old text had an unparsed region: unchanged lines
+    map one to one, rewritten ones to their share of the lines they replace, and inserted ones count when
+    the old lines on both sides were unparsed."""
+    unparsed = {line - 1 for problem in found for line in range(problem.first, problem.last + 1)}
+    carried: set[int] = set()
+    for tag, i1, i2, j1, j2 in _blocks(old_lines, new_lines):
+        if tag == "insert" and {i1 - 1, i1} <= unparsed:
+            carried.update(range(j1 + 1, j2 + 1))
+        if tag not in ("equal", "replace"):
+            continue
+        old, new = i2 - i1, j2 - j1
+        for j in range(new):
+            low = i1 + j * old // new
+            high = max(low + 1, i1 + -(-(j + 1) * old // new))
+            if not unparsed.isdisjoint(range(low, high)):
+                carried.add(j1 + j + 1)
+    return carried
+
+
+def _blocks(old: list[str], new: list[str]) -> list[tuple[str, int, int, int, int]]:
+    """difflib's opcodes, with the common head and tail taken off first: an edit usually changes one place."""
+    head = 0
+    while head < min(len(old), len(new)) and old[head] == new[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(old), len(new)) - head and old[-1 - tail] == new[-1 - tail]:
+        tail += 1
+    middle = SequenceMatcher(None, old[head:len(old) - tail], new[head:len(new) - tail]).get_opcodes()
+    blocks = [("equal", 0, head, 0, head)] if head else []
+    blocks += [(tag, i1 + head, i2 + head, j1 + head, j2 + head) for tag, i1, i2, j1, j2 in middle]
+    if tail:
+        blocks.append(("equal", len(old) - tail, len(old), len(new) - tail, len(new)))
+    return blocks
 
 
 def _line(lines: list[str], row: int) -> str:
