@@ -188,3 +188,25 @@ def test_sources_without_a_build_run_with_javac_and_the_console_launcher(tmp_pat
     (repo / "Words.java").write_text(FLAT["Words.java"].replace("toLowerCase()", "toUpperCase("))
     broken = run(repo, box)
     assert broken.problem == "the build failed" and broken.build_errors[0].location == "Words.java:2"
+
+
+@java_test
+def test_a_maven_build_that_cannot_be_resolved_still_runs_its_tests_with_javac(tmp_path, open_box):
+    pom = POM.replace(
+        "  <dependencies>",
+        "  <build><plugins><plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-surefire-plugin</artifactId>"
+        "<version>0.0.0-nowhere</version></plugin></plugins></build>\n  <dependencies>",
+    ).replace("<dependency><groupId>ex</groupId><artifactId>greeting</artifactId><version>1.0</version></dependency>", "")
+    repo = make_repo(tmp_path / "calc", {
+        "pom.xml": pom,
+        "src/main/java/ex/Calc.java": "package ex;\n\npublic class Calc {\n    public static int add(int a, int b) { return a - b; }\n}\n",
+        "src/test/java/ex/CalcTest.java": CALC_TEST.replace("Calc.greeting()", '"hello"'),
+    })
+    box = open_box(repo)
+    report = box.setup_report
+    assert report.failures and "0.0.0-nowhere" in report.failures[0].reason
+    assert any("javac compiles" in line for line in report.decisions)
+    failing = run(repo, box)
+    assert failing.outcomes == {"ex.CalcTest.adds()": "failed", "ex.CalcTest.greets()": "passed"}
+    assert "two and three" in failing.failures[0].message
+    assert not (repo / "target").exists()

@@ -52,6 +52,8 @@ _SUREFIRE = "-path '*/target/surefire-reports/TEST-*.xml'"
 _GRADLE_RESULTS = "-path '*/build/test-results/*/TEST-*.xml'"
 _LAUNCHER_REPORTS = "-name 'TEST-*.xml'"
 MIRROR_SETTINGS = "/tmp/loopwright-maven-settings.xml"
+MAVEN_READY = f"{HOME}/maven-ready"
+"""Left by the setup phase when Maven resolved the build; without it the tests run the javac way."""
 SETTINGS_BYTES = 1 << 20
 _SAFE_URL = re.compile(r"^https?://[A-Za-z0-9.-]+(?::\d{1,5})?(?:/[A-Za-z0-9._~%/+-]*)?$")
 _NOT_SOURCE_DIRS = ("target", "build", ".gradle", "node_modules", "out")
@@ -59,6 +61,7 @@ GRADLE_FILES = ("build.gradle", "build.gradle.kts")
 BUILD_FILE_BYTES = 1 << 20
 MAX_NAMED = 100
 _CONFIGURATION = re.compile(r"\b(?:implementation|api|compile|compileOnly|runtimeOnly|testImplementation|testCompile|testRuntimeOnly|testCompileOnly)\b")
+_PLAIN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _COORDINATE = re.compile(r"""["']([A-Za-z0-9_][A-Za-z0-9_.-]*):([A-Za-z0-9_][A-Za-z0-9_.-]*)(?::[A-Za-z0-9_.+-]*)?["']""")
 
 
@@ -78,8 +81,10 @@ def _keeping_status(run: str, gather: str, clear: str) -> str:
     return f"{clear}; {run}; status=$?; {gather}; exit $status"
 
 
-STANDARD_MAIN = "find src/main/java -name '*.java' -type f"
-STANDARD_TESTS = "find src/test/java -name '*.java' -type f"
+_PRUNE = "-path '*/target' -prune -o -path '*/build' -prune -o -path '*/.gradle' -prune -o -path '*/node_modules' -prune -o"
+STANDARD_MAIN = f"find . {_PRUNE} -path '*/src/main/java/*' -name '*.java' ! -name module-info.java -type f -print"
+STANDARD_TESTS = f"find . {_PRUNE} -path '*/src/test/java/*' -name '*.java' ! -name module-info.java -type f -print"
+"""The sources of Maven's layout, in every module: a project of several compiles as one."""
 
 
 def javac_command(main: str = STANDARD_MAIN, tests: str = STANDARD_TESTS, extra: tuple[str, ...] = ()) -> str:
@@ -139,17 +144,27 @@ class Java:
             # accepts only what came from a repository of its own build, central being one.
             document = f"<settings><mirrors><mirror><id>central</id><mirrorOf>*</mirrorOf><url>{escape(mirror)}</url></mirror></mirrors></settings>"
             resolve = f"printf %s {shlex.quote(document)} > {MIRROR_SETTINGS} && {resolve.replace('mvn ', f'mvn -s {MIRROR_SETTINGS} ', 1)}"
+        # Maven counts as set up when it resolved everything: the build passed, or failed only in compiling.
+        resolve = (
+            f"{resolve} > /tmp/loopwright-maven.log 2>&1; status=$?; cat /tmp/loopwright-maven.log;"
+            f" if [ $status -eq 0 ] || grep -q 'COMPILATION ERROR' /tmp/loopwright-maven.log; then touch {MAVEN_READY}; fi; exit $status"
+        )
         clear = "find . -type d -path '*/target/surefire-reports' -prune -exec rm -rf {} + 2>/dev/null"
+        maven = _keeping_status(f"{MAVEN} -o test -fae", gather_reports(_SUREFIRE), clear)
+        javac, layout, named = javac_route(root)
         return ToolchainPlan(
             language=self.language,
             title=self.title,
             steps=(SetupStep("resolve and build (Maven)", resolve),),
-            test_command=_keeping_status(f"{MAVEN} -o test -fae", gather_reports(_SUREFIRE), clear),
+            test_command=f"if [ -f {MAVEN_READY} ]; then {maven}; else {javac}; fi",
             defining=read_defining(root, poms),
             decisions=(
                 f"pom.xml: Maven builds the tests in the setup phase, fetching into {M2} what Debian's Maven repository lacks",
                 *([why] if why else ()),
                 "the agent phase runs Maven offline (mvn -o test); Surefire's reports are read back",
+                f"if Maven could not fetch what the build needs, javac compiles {layout} against Debian's jars instead"
+                + (f" (the dependencies the poms name that Debian has: {', '.join(named)})" if named else "")
+                + " and the JUnit console launcher runs them: the build's own configuration is then not applied",
             ),
             version_command="mvn -v 2>/dev/null | head -n1 && java -version 2>&1 | head -n1",
             packages_command=f"find {M2} -name '*.jar' -printf '%P\\n' 2>/dev/null | sed 's#/[^/]*$##' | sort -u | head -n 2000",
@@ -192,8 +207,8 @@ def javac_route(root: Path) -> tuple[str, str, list[str]]:
     named = named_dependencies(root)
     extra = tuple(f"{DEBIAN_REPOSITORY}/{group.replace('.', '/')}/{artifact}/debian" for group, artifact in named)
     names = [f"{group}:{artifact}" for group, artifact in named]
-    if (root / "src" / "main" / "java").is_dir() or (root / "src" / "test" / "java").is_dir():
-        return javac_command(extra=extra), "src/main/java and src/test/java", names
+    if any(root.glob("src/*/java")) or any(root.glob("*/src/*/java")):
+        return javac_command(extra=extra), "src/main/java and src/test/java (of every module)", names
     skip = " ".join(f"-path './{name}' -prune -o" for name in _NOT_SOURCE_DIRS)
     main = f"find . {skip} -name '*.java' ! -name '*Test.java' ! -name '*Tests.java' -type f -print"
     tests = f"find . {skip} \\( -name '*Test.java' -o -name '*Tests.java' \\) -type f -print"
@@ -227,14 +242,39 @@ def maven_mirror(settings: Path) -> tuple[str | None, str]:
     return None, ""
 
 
+def _pom_dependencies(root: Path, pom: Path) -> list[tuple[str, str]]:
+    try:
+        text = hostfs.read_bytes(root, pom, BUILD_FILE_BYTES) if pom.is_file() else b""
+    except OSError:
+        return []
+    if not text:
+        return []
+    try:
+        document = SafeTree.fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (SafeTree.ParseError, DefusedXmlException, ValueError):
+        return []
+    found = []
+    for element in document.iter():
+        if _local(element.tag) == "dependency":
+            fields = {_local(child.tag): (child.text or "").strip() for child in element}
+            if fields.get("type", "jar") == "jar" and fields.get("scope") != "import":
+                found.append((fields.get("groupId", ""), fields.get("artifactId", "")))
+    return found
+
+
 def _local(tag: object) -> str:
     return str(tag).rsplit("}", 1)[-1]
 
 
 def named_dependencies(root: Path) -> list[tuple[str, str]]:
-    """(group, artifact) of each `"group:artifact:version"` a Gradle build file names on a dependency line, read
-    as text (never run); only plain names, so that each is safe in a path and a command."""
+    """(group, artifact) of each dependency the poms (the root's and its modules') declare, and of each
+    `"group:artifact:version"` a Gradle build file names on a dependency line: read as XML or text, never run;
+    only plain names, so that each is safe in a path and a command."""
     named: dict[tuple[str, str], None] = {}
+    for pom in [root / "pom.xml", *sorted(root.glob("*/pom.xml"))]:
+        for group, artifact in _pom_dependencies(root, pom):
+            if _PLAIN.match(group) and _PLAIN.match(artifact):
+                named[(group, artifact)] = None
     for name in GRADLE_FILES:
         text = hostfs.read_text(root, root / name, BUILD_FILE_BYTES) or ""
         for line in text.splitlines():
