@@ -56,7 +56,6 @@ MAVEN_READY = f"{HOME}/maven-ready"
 """Left by the setup phase when Maven resolved the build; without it the tests run the javac way."""
 SETTINGS_BYTES = 1 << 20
 _SAFE_URL = re.compile(r"^https?://[A-Za-z0-9.-]+(?::\d{1,5})?(?:/[A-Za-z0-9._~%/+-]*)?$")
-_NOT_SOURCE_DIRS = ("target", "build", ".gradle", "node_modules", "out")
 GRADLE_FILES = ("build.gradle", "build.gradle.kts")
 BUILD_FILE_BYTES = 1 << 20
 MAX_NAMED = 100
@@ -83,27 +82,36 @@ def _keeping_status(run: str, gather: str, clear: str) -> str:
 
 _PRUNE = "-path '*/target' -prune -o -path '*/build' -prune -o -path '*/.gradle' -prune -o -path '*/node_modules' -prune -o"
 STANDARD_MAIN = f"find . {_PRUNE} -path '*/src/main/java/*' -name '*.java' ! -name module-info.java -type f -print"
-STANDARD_TESTS = f"find . {_PRUNE} -path '*/src/test/java/*' -name '*.java' ! -name module-info.java -type f -print"
-"""The sources of Maven's layout, in every module: a project of several compiles as one."""
+STANDARD_MODULES = f"find . {_PRUNE} -type d -path '*/src/test/java' -print | sed 's#/src/test/java$##'"
+STANDARD_TESTS = "find \"$module/src/test/java\" -name '*.java' ! -name module-info.java -type f"
+"""Maven's layout in every module: the main sources of all compile as one; each module's tests compile and run
+on their own, in the module's folder (where Maven runs them, so paths relative to it resolve)."""
 
 
-def javac_command(main: str = STANDARD_MAIN, tests: str = STANDARD_TESTS, extra: tuple[str, ...] = ()) -> str:
-    """Compile the sources that the `find` commands `main` and `tests` list under /tmp, and run every test class
-    found there with the JUnit Platform console launcher, its JUnit report gathered to $LOOPWRIGHT_JUNIT.
-    `extra`: folders whose jars join the class path (the build's dependencies in Debian's Maven repository; plain
-    names, see named_dependencies)."""
-    jars = "".join(f' {folder}/*.jar' for folder in extra)
-    path = f'cp={":".join(TEST_JARS)}' + (f'; for jar in{jars}; do if [ -f "$jar" ]; then cp="$cp:$jar"; fi; done' if extra else "")
-    reports = f"{CLASSES}/reports"
-    compile_main = f'sources=$({main} 2>/dev/null); [ -z "$sources" ] || javac -nowarn -encoding UTF-8 -d {CLASSES}/main -cp "$cp" $sources'
-    compile_tests = f'javac -nowarn -encoding UTF-8 -d {CLASSES}/test -cp "{CLASSES}/main:{LAUNCHER}:$cp" $({tests})'
+def javac_command(main: str = STANDARD_MAIN, modules: str = STANDARD_MODULES, tests: str = STANDARD_TESTS, extra: tuple[str, ...] = ()) -> str:
+    """Compile the main sources the `find` command `main` lists under /tmp; then, for each folder `modules`
+    lists, compile the tests `tests` lists there (it sees `$module`) and run them with the JUnit Platform console
+    launcher in that folder, Maven's resource folders on the class path; the JUnit reports are gathered to
+    $LOOPWRIGHT_JUNIT and the exit status is the worst. `extra`: folders whose jars join the class path (the
+    build's dependencies in Debian's Maven repository; plain names, see named_dependencies)."""
+    jars = "".join(f" {folder}/*.jar" for folder in extra)
+    path = f"cp={':'.join(TEST_JARS)}" + (f'; for jar in{jars}; do if [ -f "$jar" ]; then cp="$cp:$jar"; fi; done' if extra else "")
+    flags = "-nowarn -encoding UTF-8"
+    compile_main = f'sources=$({main} 2>/dev/null); {{ [ -z "$sources" ] || javac {flags} -d {CLASSES}/main -cp "$cp" $sources; }}'
+    resources = f"res=$(find \"$PWD\" {_PRUNE} -type d -path '*/src/main/resources' -print | tr '\\n' ':')"
     launch = (
-        f'java -jar {LAUNCHER} -cp "{CLASSES}/main:{CLASSES}/test:$cp" --scan-classpath {CLASSES}/test'
-        f" --reports-dir {reports} --disable-banner --details=tree --details-theme=ascii"
+        f'(cd "$module" && java -jar {LAUNCHER} -cp "{CLASSES}/main:{CLASSES}/test/$n:$top/$module/src/test/resources:$res$cp"'
+        f" --scan-classpath {CLASSES}/test/$n --reports-dir {CLASSES}/reports/$n --disable-banner --details=tree --details-theme=ascii)"
+    )
+    each = (
+        f'n=$((n+1)); tests=$({tests} 2>/dev/null); [ -n "$tests" ] || continue; mkdir -p {CLASSES}/test/$n;'
+        f' if javac {flags} -d {CLASSES}/test/$n -cp "{CLASSES}/main:{LAUNCHER}:$cp" $tests; then {launch} || status=$?; else status=1; fi'
     )
     return (
-        f"rm -rf {CLASSES} && mkdir -p {CLASSES}/main {CLASSES}/test && {{ {path}; }} && {compile_main} && {compile_tests}"
-        f" && {{ {launch}; status=$?; {gather_reports(_LAUNCHER_REPORTS, reports)}; exit $status; }}"
+        f"rm -rf {CLASSES} && mkdir -p {CLASSES}/main && {{ {path}; }} && {compile_main} && {resources} && top=$PWD"
+        f" && {modules} > {CLASSES}/modules && status=0 && n=0"
+        f" && {{ while IFS= read -r module; do {each}; done < {CLASSES}/modules;"
+        f" {gather_reports(_LAUNCHER_REPORTS, f'{CLASSES}/reports')}; exit $status; }}"
     )
 
 
@@ -163,7 +171,7 @@ class Java:
                 *([why] if why else ()),
                 "the agent phase runs Maven offline (mvn -o test); Surefire's reports are read back",
                 f"if Maven could not fetch what the build needs, javac compiles {layout} against Debian's jars instead"
-                + (f" (the dependencies the poms name that Debian has: {', '.join(named)})" if named else "")
+                + (f" (with the jars of the dependencies the poms name, where Debian has them: {', '.join(named)})" if named else "")
                 + " and the JUnit console launcher runs them: the build's own configuration is then not applied",
             ),
             version_command="mvn -v 2>/dev/null | head -n1 && java -version 2>&1 | head -n1",
@@ -189,7 +197,7 @@ class Java:
 
     def _javac(self, root: Path, why: str) -> ToolchainPlan:
         command, layout, named = javac_route(root)
-        found = f"; the dependencies it names come from Debian's Maven repository in the image where it has them ({', '.join(named)})" if named else ""
+        found = f"; with the jars of the dependencies the build names, where Debian's Maven repository in the image has them ({', '.join(named)})" if named else ""
         return ToolchainPlan(
             language=self.language,
             title=self.title,
@@ -209,10 +217,9 @@ def javac_route(root: Path) -> tuple[str, str, list[str]]:
     names = [f"{group}:{artifact}" for group, artifact in named]
     if any(root.glob("src/*/java")) or any(root.glob("*/src/*/java")):
         return javac_command(extra=extra), "src/main/java and src/test/java (of every module)", names
-    skip = " ".join(f"-path './{name}' -prune -o" for name in _NOT_SOURCE_DIRS)
-    main = f"find . {skip} -name '*.java' ! -name '*Test.java' ! -name '*Tests.java' -type f -print"
-    tests = f"find . {skip} \\( -name '*Test.java' -o -name '*Tests.java' \\) -type f -print"
-    return javac_command(main, tests, extra), "the sources outside Maven's layout (*Test.java are the tests)", names
+    main = f"find . {_PRUNE} -name '*.java' ! -name '*Test.java' ! -name '*Tests.java' -type f -print"
+    tests = f"find . {_PRUNE} \\( -name '*Test.java' -o -name '*Tests.java' \\) -type f -print"
+    return javac_command(main, "echo .", tests, extra), "the sources outside Maven's layout (*Test.java are the tests)", names
 
 
 def maven_mirror(settings: Path) -> tuple[str | None, str]:
