@@ -123,3 +123,22 @@ def test_jest_reports_a_failing_test_with_its_id_and_a_syntax_error_at_file_and_
     (repo / "calc.js").write_text("exports.add = (a, b) => a + b\n")
     assert run(repo, box).passed
     assert not (repo / "node_modules").exists()
+
+
+@node_test
+def test_node_s_own_test_runner_reports_each_test_with_its_message(tmp_path, open_box):
+    repo = make_repo(tmp_path / "calc", {
+        "package.json": json.dumps({"name": "calc", "version": "1.0.0", "scripts": {"test": "node --test"}}),
+        "calc.js": "exports.add = (a, b) => a - b\n",
+        "calc.test.js": (
+            "const test = require('node:test')\nconst assert = require('node:assert')\nconst { add } = require('./calc')\n\n"
+            "test('adds', () => {\n  assert.strictEqual(add(2, 3), 5)\n})\n\ntest('adds zero', () => {\n  assert.strictEqual(add(0, 0), 0)\n})\n"
+        ),
+    })
+    box = open_box(repo)
+    failing = run(repo, box)
+    assert failing.structured and failing.outcomes == {"test.adds": "failed", "test.adds zero": "passed"}, failing.render()
+    assert "-1 !== 5" in failing.failures[0].message
+
+    (repo / "calc.js").write_text("exports.add = (a, b) => a + b\n")
+    assert run(repo, box).passed

@@ -9,7 +9,7 @@ import pytest
 from loopwright.sandboxes.toolchains.node import Node
 from loopwright.tools.compile_errors import parse_build_errors
 from loopwright.tools.jestjson import MAX_JSON_BYTES, JestReportError, parse_jest_json
-from loopwright.tools.test_formats import reader_for, run_jest_json, run_npm
+from loopwright.tools.test_formats import reader_for, run_jest_json, run_junit, run_npm
 from tests.repos import make_repo
 
 FAILURE = (
@@ -114,3 +114,15 @@ def test_package_jsons_that_differ_only_in_name_share_an_environment(tmp_path):
     second = plan(tmp_path / "b", {"package.json": json.dumps({"name": "b", "scripts": {"test": "jest ./*"}, "devDependencies": {"jest": "^29"}})})
     other = plan(tmp_path / "c", {"package.json": json.dumps({"name": "b", "scripts": {"test": "jest ./*"}, "devDependencies": {"jest": "^30"}})})
     assert first.cache_key("base") == second.cache_key("base") != other.cache_key("base")
+
+
+@pytest.mark.parametrize("script", ["node --test", "node --test test/", "node --experimental-strip-types --test src/*.test.ts"])
+def test_node_s_own_test_runner_writes_junit_through_node_options(tmp_path, script):
+    made = plan(tmp_path, {"package.json": json.dumps({"scripts": {"test": script}})})
+    assert made.test_command.startswith('NODE_OPTIONS="$NODE_OPTIONS --test-reporter=spec') and made.test_command.endswith(" npm test")
+    assert reader_for(made.test_command) is run_junit
+
+
+def test_a_node_test_script_that_does_more_is_judged_by_its_exit_code(tmp_path):
+    assert plan(tmp_path, {"package.json": json.dumps({"scripts": {"test": "node --test && eslint ."}})}).test_command == "npm test"
+    assert plan(tmp_path / "b", {"package.json": json.dumps({"scripts": {"test": "node test.js"}})}).test_command == "npm test"

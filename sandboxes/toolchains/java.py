@@ -14,8 +14,12 @@ tools/junit.py.
 - Gradle: `./gradlew` fetches its distribution and the dependencies into a Gradle home under /tmp, kept for the
   agent phase like the other toolchains' build caches; the agent phase runs it `--offline`. Debian's own Gradle
   (4.4) is too old for today's builds, so a Gradle build without a wrapper goes the javac way.
-- javac: `src/main/java` (or every non-test source) and `src/test/java` (or the `*Test.java` files), compiled
-  against the image's JUnit 5, JUnit 4 and AssertJ jars, under /tmp; nothing is written into the workspace.
+  When Maven cannot resolve the build (a plugin or parent the network and Debian both lack), the tests still run
+  the javac way, and the decisions say the build's own configuration is then not applied.
+- javac: the main sources of every module's `src/main/java` (or every non-test source) compiled as one, then each
+  module's `src/test/java` (or the `*Test.java` files) compiled and run in the module's folder, against the
+  image's JUnit 5, JUnit 4 and AssertJ jars and the jars of the dependencies the build names that Debian's
+  Maven repository has; all under /tmp, nothing written into the workspace.
 
 Maven and Gradle write their build folders (target/, build/, .gradle/) into the workspace, as they do on a
 developer's machine; earlier reports are removed before each run, so a report is never a stale one.

@@ -8,7 +8,9 @@ host folder never gets a node_modules. (NODE_PATH would not do: ESM and Jest ign
 installed as copies (`install-links`), since a link into the repository would not survive the move to /.
 
 When the `test` script is one Jest or Vitest command, the test command passes it their JSON reporter, written
-to `$LOOPWRIGHT_JSON_REPORT` and read back by tools/jestjson.py; any other script is judged by its exit code.
+to `$LOOPWRIGHT_JSON_REPORT` and read back by tools/jestjson.py; when it is one `node --test` command, Node's
+JUnit reporter, written to `$LOOPWRIGHT_JUNIT` and read back by tools/junit.py; any other script is judged by
+its exit code.
 
 Public: `Node`, `script_command`, MODULES, REPORT_VARIABLE.
 """
@@ -37,6 +39,13 @@ _KEYED_FIELDS = (
 install hooks) and the like do not, so exercises that differ only there share one environment."""
 _INSTALL_SCRIPTS = ("preinstall", "install", "postinstall", "prepare")
 _RUNNER = re.compile(r"^(?:npx\s+)?(jest|vitest)(\s[^;&|<>`$()]*)?$")
+_NODE_TEST = re.compile(r"^node\s+(?:[^;&|<>`$()]*\s)?--test(?:\s[^;&|<>`$()]*)?$")
+NODE_TEST_REPORTERS = (
+    'NODE_OPTIONS="$NODE_OPTIONS --test-reporter=spec --test-reporter-destination=stdout'
+    ' --test-reporter=junit --test-reporter-destination=${LOOPWRIGHT_JUNIT:-/tmp/loopwright-node-test.xml}"'
+)
+"""Node's own test runner takes its reporters from NODE_OPTIONS (arguments after `npm test --` would be read as
+test files): the usual output for the model, and JUnit XML for the report."""
 
 
 class Node:
@@ -99,6 +108,8 @@ def script_command(manifest: dict[str, Any]) -> tuple[str, str]:
         return f"npm test -- --json --outputFile={REPORT_PATH}", "the `test` script runs Jest: its JSON report is read back"
     if match:
         return f"npm test -- --reporter=default --reporter=json --outputFile={REPORT_PATH}", "the `test` script runs Vitest: its JSON report is read back"
+    if _NODE_TEST.match(script.strip()):
+        return f"{NODE_TEST_REPORTERS} npm test", "the `test` script runs Node's test runner (node --test): its JUnit report is read back"
     return "npm test", "the `test` script is not one Jest or Vitest command: its exit code decides"
 
 
