@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 from loopwright.bench.exercises import load_exercises
-from loopwright.sandboxes.toolchains.java import DEBIAN_REPOSITORY, MIRROR_SETTINGS, Java, maven_mirror, named_dependencies
+from loopwright.sandboxes.toolchains.java import DEBIAN_REPOSITORY, MIRROR_SETTINGS, Java
+from loopwright.sandboxes.toolchains.javabuild import maven_mirror, named_dependencies
 from loopwright.sandboxes.toolchains.registry import for_repository
 from loopwright.tools.compile_errors import parse_build_errors
 from loopwright.tools.test_formats import reader_for, run_junit
