@@ -140,14 +140,20 @@ def test_a_mirror_maven_would_not_use_for_central_or_an_odd_url_is_not_taken(tmp
     assert maven_mirror(tmp_path / "missing.xml") == (None, "")
 
 
-def test_the_javac_class_path_takes_the_jars_that_exist_and_skips_named_folders_without_any(tmp_path):
+def test_the_javac_class_path_takes_the_named_jars_first_then_debian_s_but_junit_s_own(tmp_path, monkeypatch):
     import subprocess
 
-    from loopwright.sandboxes.toolchains.java import javac_command
+    from loopwright.sandboxes.toolchains import java
 
+    debian = tmp_path / "share"
+    debian.mkdir()
+    for name in ("guava.jar", "junit-jupiter-engine.jar", "junit-platform-launcher.jar", "opentest4j.jar"):
+        (debian / name).write_text("")
+    monkeypatch.setattr(java, "JARS", str(debian))
     (tmp_path / "a").mkdir()
     (tmp_path / "a/one.jar").write_text("")
-    command = javac_command(extra=(str(tmp_path / "a"), str(tmp_path / "missing")))
+    command = java.javac_command(extra=(str(tmp_path / "a"), str(tmp_path / "missing")))
     setup = command.split(" && ")[2]  # `{ cp=...; for ...; done; }`
     shown = subprocess.run(["sh", "-c", f'{setup} && printf %s "$cp"'], capture_output=True, text=True)
-    assert shown.returncode == 0 and shown.stdout.endswith(f":{tmp_path}/a/one.jar")
+    entries = shown.stdout.split(":")
+    assert shown.returncode == 0 and entries[3:] == [f"{tmp_path}/a/one.jar", f"{debian}/guava.jar"]

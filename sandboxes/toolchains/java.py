@@ -42,7 +42,9 @@ GRADLE_HOME = "/tmp/loopwright-gradle"
 JARS = "/usr/share/java"
 LAUNCHER = f"{JARS}/junit-platform-console-standalone.jar"
 TEST_JARS = (f"{JARS}/assertj-core.jar", f"{JARS}/junit4.jar", f"{JARS}/hamcrest-core.jar")
-"""On the javac route's class path besides the launcher (which carries JUnit 5 and the JUnit 4 engine)."""
+"""First on the javac route's class path besides the launcher (which carries JUnit 5 and the JUnit 4 engine); the
+jars of the dependencies the build names come next, then the rest of Debian's (`/usr/share/java`)."""
+_LAUNCHER_OWN = "*/junit-platform-*|*/junit-jupiter*|*/junit-vintage*|*/junit5*|*/opentest4j*|*/apiguardian*|*/surefire*|*/common-junit*"
 JUNIT_FILE = '"${LOOPWRIGHT_JUNIT:-/tmp/loopwright-junit.xml}"'
 CLASSES = "/tmp/loopwright-classes"
 MAVEN = f"mvn -B -ntp -Dmaven.repo.local={M2} -Dmaven.repo.local.tail={DEBIAN_REPOSITORY} -Dsurefire.exitTimeout=5 -Dstyle.color=never"
@@ -87,7 +89,11 @@ def javac_command(main: str = STANDARD_MAIN, modules: str = STANDARD_MODULES, te
     $LOOPWRIGHT_JUNIT and the exit status is the worst. `extra`: folders whose jars join the class path (the
     build's dependencies in Debian's Maven repository; plain names, see named_dependencies)."""
     jars = "".join(f" {folder}/*.jar" for folder in extra)
-    path = f"cp={':'.join(TEST_JARS)}" + (f'; for jar in{jars}; do if [ -f "$jar" ]; then cp="$cp:$jar"; fi; done' if extra else "")
+    named = f'for jar in{jars}; do if [ -f "$jar" ]; then cp="$cp:$jar"; fi; done; ' if extra else ""
+    # then every other jar Debian installed (what the named ones need in turn), but JUnit's own, which the
+    # launcher carries: a second copy of an engine would make it refuse to start
+    rest = f'for jar in {JARS}/*.jar; do case "$jar" in {_LAUNCHER_OWN}) ;; *) cp="$cp:$jar";; esac; done'
+    path = f"cp={':'.join(TEST_JARS)}; {named}{rest}"
     flags = "-nowarn -encoding UTF-8"
     compile_main = f'sources=$({main} 2>/dev/null); {{ [ -z "$sources" ] || javac {flags} -d {CLASSES}/main -cp "$cp" $sources; }}'
     resources = f"res=$(find \"$PWD\" {_PRUNE} -type d -path '*/src/main/resources' -print | tr '\\n' ':')"
@@ -113,7 +119,8 @@ class Java:
     packages: tuple[str, ...] = (
         "default-jdk-headless", "maven", "junit5", "junit4", "libhamcrest-java", "libassertj-core-java",
         "libsurefire-java", "libmaven-compiler-plugin-java", "libmaven-resources-plugin-java", "libmaven-jar-plugin-java",
-        "libandroid-json-org-java",
+        "libandroid-json-org-java", "libmockito-java", "libjsonpath-java", "libcommons-io-java", "libcommons-text-java",
+        "libcommons-lang3-java", "libguava-java", "libgoogle-gson-java", "libjackson2-databind-java", "libslf4j-java",
     )
     image_env: dict[str, str] = {"GRADLE_USER_HOME": GRADLE_HOME, "MAVEN_OPTS": "-Djava.awt.headless=true"}
     registry_dockerfile: str = "Dockerfile.java"
