@@ -210,3 +210,21 @@ def test_a_maven_build_that_cannot_be_resolved_still_runs_its_tests_with_javac(t
     assert failing.outcomes == {"ex.CalcTest.adds()": "failed", "ex.CalcTest.greets()": "passed"}
     assert "two and three" in failing.failures[0].message
     assert not (repo / "target").exists()
+
+
+@java_test
+def test_a_gradle_wrapper_that_cannot_fetch_its_distribution_leaves_the_tests_to_javac(tmp_path, open_box):
+    repo = make_repo(tmp_path / "words", {
+        "build.gradle": 'plugins { id "java" }\ndependencies {\n    testImplementation "org.assertj:assertj-core:3.25.1"\n}\n',
+        "gradle/wrapper/gradle-wrapper.properties": "distributionUrl=https\\://services.gradle.org/distributions/gradle-8.5-bin.zip\n",
+        # what the wrapper says where its distribution's server cannot be reached
+        "gradlew": "#!/bin/sh\necho 'Downloading https://services.gradle.org/distributions/gradle-8.5-bin.zip'\necho 'Exception in thread \"main\" java.net.UnknownHostException: services.gradle.org' >&2\nexit 1\n",
+        "src/main/java/Words.java": FLAT["Words.java"],
+        "src/test/java/WordsTest.java": FLAT["WordsTest.java"],
+    })
+    box = open_box(repo)
+    report = box.setup_report
+    assert report.failures and "UnknownHostException" in report.failures[0].reason
+    failing = run(repo, box)
+    assert failing.outcomes == {"WordsTest.shouts()": "failed", "WordsTest.keepsEmpty()": "passed"}
+    assert not (repo / "build").exists()

@@ -14,8 +14,9 @@ tools/junit.py.
 - Gradle: `./gradlew` fetches its distribution and the dependencies into a Gradle home under /tmp, kept for the
   agent phase like the other toolchains' build caches; the agent phase runs it `--offline`. Debian's own Gradle
   (4.4) is too old for today's builds, so a Gradle build without a wrapper goes the javac way.
-  When Maven cannot resolve the build (a plugin or parent the network and Debian both lack), the tests still run
-  the javac way, and the decisions say the build's own configuration is then not applied.
+  When Maven or Gradle cannot get what the build needs (a plugin, a parent, a distribution the network and
+  Debian both lack), the tests still run the javac way, and the decisions say the build's own configuration is
+  then not applied.
 - javac: the main sources of every module's `src/main/java` (or every non-test source) compiled as one, then each
   module's `src/test/java` (or the `*Test.java` files) compiled and run in the module's folder, against the
   image's JUnit 5, JUnit 4 and AssertJ jars and the jars of the dependencies the build names that Debian's
@@ -54,8 +55,8 @@ _SUREFIRE = "-path '*/target/surefire-reports/TEST-*.xml'"
 _GRADLE_RESULTS = "-path '*/build/test-results/*/TEST-*.xml'"
 _LAUNCHER_REPORTS = "-name 'TEST-*.xml'"
 MIRROR_SETTINGS = "/tmp/loopwright-maven-settings.xml"
-MAVEN_READY = f"{HOME}/maven-ready"
-"""Left by the setup phase when Maven resolved the build; without it the tests run the javac way."""
+BUILD_READY = f"{HOME}/java-build-ready"
+"""Left by the setup phase when Maven or Gradle got what the build needs; without it the tests run the javac way."""
 
 
 def gather_reports(predicate: str, where: str = ".") -> str:
@@ -151,27 +152,20 @@ class Java:
             # accepts only what came from a repository of its own build, central being one.
             document = f"<settings><mirrors><mirror><id>central</id><mirrorOf>*</mirrorOf><url>{escape(mirror)}</url></mirror></mirrors></settings>"
             resolve = f"printf %s {shlex.quote(document)} > {MIRROR_SETTINGS} && {resolve.replace('mvn ', f'mvn -s {MIRROR_SETTINGS} ', 1)}"
-        # Maven counts as set up when it resolved everything: the build passed, or failed only in compiling.
-        resolve = (
-            f"{resolve} > /tmp/loopwright-maven.log 2>&1; status=$?; cat /tmp/loopwright-maven.log;"
-            f" if [ $status -eq 0 ] || grep -q 'COMPILATION ERROR' /tmp/loopwright-maven.log; then touch {MAVEN_READY}; fi; exit $status"
-        )
         clear = "find . -type d -path '*/target/surefire-reports' -prune -exec rm -rf {} + 2>/dev/null"
         maven = _keeping_status(f"{MAVEN} -o test -fae", gather_reports(_SUREFIRE), clear)
         javac, layout, named = javac_route(root)
         return ToolchainPlan(
             language=self.language,
             title=self.title,
-            steps=(SetupStep("resolve and build (Maven)", resolve),),
-            test_command=f"if [ -f {MAVEN_READY} ]; then {maven}; else {javac}; fi",
+            steps=(SetupStep("resolve and build (Maven)", _marking_ready(resolve, "COMPILATION ERROR")),),
+            test_command=f"if [ -f {BUILD_READY} ]; then {maven}; else {javac}; fi",
             defining=read_defining(root, poms),
             decisions=(
                 f"pom.xml: Maven builds the tests in the setup phase, fetching into {M2} what Debian's Maven repository lacks",
                 *([why] if why else ()),
                 "the agent phase runs Maven offline (mvn -o test); Surefire's reports are read back",
-                f"if Maven could not fetch what the build needs, javac compiles {layout} against Debian's jars instead"
-                + (f" (with the jars of the dependencies the poms name, where Debian has them: {', '.join(named)})" if named else "")
-                + " and the JUnit console launcher runs them: the build's own configuration is then not applied",
+                _fallback(layout, named, "Maven"),
             ),
             version_command="mvn -v 2>/dev/null | head -n1 && java -version 2>&1 | head -n1",
             packages_command=f"find {M2} -name '*.jar' -printf '%P\\n' 2>/dev/null | sed 's#/[^/]*$##' | sort -u | head -n 2000",
@@ -180,16 +174,19 @@ class Java:
     def _gradle(self, root: Path, files: list[str]) -> ToolchainPlan:
         clear = "find . -type d -path '*/build/test-results' -prune -exec rm -rf {} + 2>/dev/null"
         defining = read_defining(root, [*files, "gradle/wrapper/gradle-wrapper.properties", "gradle.properties", "gradle/libs.versions.toml"])
+        gradle = _keeping_status(f"{GRADLE} --offline test --continue", gather_reports(_GRADLE_RESULTS), clear)
+        javac, layout, named = javac_route(root)
         return ToolchainPlan(
             language=self.language,
             title=self.title,
-            steps=(SetupStep("resolve and build (Gradle)", f"chmod +x gradlew 2>/dev/null; {GRADLE} testClasses"),),
-            test_command=_keeping_status(f"{GRADLE} --offline test --continue", gather_reports(_GRADLE_RESULTS), clear),
+            steps=(SetupStep("resolve and build (Gradle)", _marking_ready(f"chmod +x gradlew 2>/dev/null; {GRADLE} testClasses", "Compilation failed")),),
+            test_command=f"if [ -f {BUILD_READY} ]; then {gradle}; else {javac}; fi",
             warm=(GRADLE_HOME,),
             defining=defining,
             decisions=(
                 "gradlew: the project's Gradle wrapper fetches its distribution and the dependencies in the setup phase",
                 "the agent phase runs Gradle offline (--offline test --continue); its test results are read back",
+                _fallback(layout, named, "Gradle"),
             ),
             version_command="java -version 2>&1 | head -n1",
         )
@@ -206,6 +203,24 @@ class Java:
             decisions=(f"{why}: javac compiles {layout} against the image's JUnit 5, JUnit 4 and AssertJ, under /tmp; the JUnit console launcher runs them{found}",),
             version_command="java -version 2>&1 | head -n1",
         )
+
+
+def _marking_ready(command: str, compile_failed: str) -> str:
+    """`command`, leaving BUILD_READY when the build tool got everything it needs: it passed, or failed only in
+    compiling (the project's own code, which the agent phase may fix), as its output says with `compile_failed`."""
+    log = "/tmp/loopwright-build.log"
+    return (
+        f"{{ {command}; }} > {log} 2>&1; status=$?; cat {log};"
+        f" if [ $status -eq 0 ] || grep -q {shlex.quote(compile_failed)} {log}; then touch {BUILD_READY}; fi; exit $status"
+    )
+
+
+def _fallback(layout: str, named: list[str], tool: str) -> str:
+    with_named = f" (with the jars of the dependencies the build names, where Debian has them: {', '.join(named)})" if named else ""
+    return (
+        f"if {tool} could not fetch what the build needs, javac compiles {layout} against Debian's jars instead{with_named}"
+        " and the JUnit console launcher runs them: the build's own configuration is then not applied"
+    )
 
 
 def javac_route(root: Path) -> tuple[str, str, list[str]]:
