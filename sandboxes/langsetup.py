@@ -80,6 +80,7 @@ def run_language_setup(
                 result.notes.append(f"{step.name}: its source lacks {', '.join(lacking)}")
         if failed_fetch and not step.network:
             result.notes.append(f"{step.name} ran after a failed fetch: what could not be fetched is missing offline")
+            failed_fetch = False  # said once
     for command in setup_commands:
         if _step(box, "setup command", command, plan.setup_env, deadline, result, progress) is None:
             return result

@@ -133,8 +133,14 @@ def test_rust_reports_a_failing_test_a_compile_error_and_builds_a_path_dependenc
     report = box.setup_report
     assert report.language == "rust" and not report.failures
     assert "helper v0.1.0 (/workspace/helper)" in report.packages
-    assert [run.command for run in report.setup_commands] == ["cargo fetch", "cargo test --no-run"]
+    assert [run.command for run in report.setup_commands][:2] == ["cargo fetch", "cargo test --no-run"]
     assert offline(box) == ["0", "unresolved"]
+    # nothing came from crates.io: the Debian registry serves the agent phase, where a crate added resolves offline
+    (repo / "Cargo.toml").write_text(RUST_FILES["Cargo.toml"] + 'memchr = "2"\n')
+    (repo / "src/lib.rs").write_text("pub fn comma(text: &str) -> Option<usize> {\n    memchr::memchr(b',', text.as_bytes())\n}\n" + RUST_FILES["src/lib.rs"])
+    assert "memchr v2." in box.exec("cargo tree --prefix none -e normal", timeout_s=120).output
+    (repo / "src/lib.rs").write_text(RUST_FILES["src/lib.rs"])
+    (repo / "Cargo.toml").write_text(RUST_FILES["Cargo.toml"])
 
     failing = run(repo, box)
     assert failing.outcomes == {"src/lib.rs::tests::adds": "failed", "src/lib.rs::tests::doubles": "passed"}
@@ -164,7 +170,7 @@ def test_rust_without_crates_io_sets_up_from_the_images_debian_registry_and_the_
     )
     try:
         assert not report.failures and report.kept and not temporary and image.startswith("loopwright-env:")
-        first, fallback, build = report.setup_commands
+        first, fallback, build, _ = report.setup_commands
         assert first.command == "cargo fetch" and not first.ok and "index.crates.io" in first.output_tail
         assert fallback.ok and fallback.command.endswith("&& cargo fetch") and build.ok
         assert any("served instead" in note and "Debian registry" in note for note in report.notes)

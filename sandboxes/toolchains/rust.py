@@ -6,7 +6,9 @@ packages (`librust-*-dev`, installed into /usr/share/cargo/registry, a directory
 made crates.io's replacement by a config file in the cargo home, outside the workspace, which the agent phase
 reads too. A Cargo.lock keeps it to the locked versions (`--locked`); cargo also checks the lockfile's crates.io
 checksums, which Debian's repackaged crates do not carry, so in practice the registry serves projects without
-one. Resolving afresh instead would make the agent phase's cargo rewrite the repository's Cargo.lock.
+one. Resolving afresh instead would make the agent phase's cargo rewrite the repository's Cargo.lock. A project
+that fetched nothing from crates.io gets the Debian registry too: the agent phase is offline, and there a crate it
+adds resolves from the image rather than not at all.
 
 The build goes to a target folder under /tmp, not into the workspace: the setup phase leaves the tests built
 there (dependencies compiled), and the agent phase starts from that copy.
@@ -65,7 +67,9 @@ class Rust:
             else "no Cargo.lock: cargo resolves the newest matching versions on crates.io (cargo fetch)",
             f"when crates.io cannot be reached, the image's Debian crate registry ({DEBIAN_REGISTRY}) stands in:"
             f" cargo's source replacement in {CARGO_CONFIG}, outside the workspace, for the agent phase too",
-            "the agent phase runs cargo offline (CARGO_NET_OFFLINE=true), building under /tmp",
+            "when nothing came from crates.io, the agent phase gets the Debian registry as well: offline, a crate added there resolves from the image",
+            "the agent phase runs cargo offline (CARGO_NET_OFFLINE=true), building under /tmp; with the Debian registry, a Cargo.lock cargo writes"
+            " in the workspace records its crates, without crates.io's checksums: delete it before building against crates.io",
         ]
         if locked:
             decisions.insert(2, (
@@ -78,7 +82,11 @@ class Rust:
         return ToolchainPlan(
             language=self.language,
             title=self.title,
-            steps=(SetupStep("fetch the crates", fetch, fallback=debian_fetch(fetch)), SetupStep("build the tests", "cargo test --no-run", network=False)),
+            steps=(
+                SetupStep("fetch the crates", fetch, fallback=debian_fetch(fetch)),
+                SetupStep("build the tests", "cargo test --no-run", network=False),
+                NOTHING_FROM_CRATES_IO,
+            ),
             test_command=TEST_COMMAND,
             setup_env={"CARGO_NET_OFFLINE": "false"},
             warm=(TARGET,),
@@ -92,8 +100,14 @@ class Rust:
 def debian_fetch(fetch: str) -> SetupStep:
     """`fetch` from the image's Debian crate registry, made crates.io's replacement for every later cargo command."""
     missing = f"the image has no Debian crate registry ({DEBIAN_REGISTRY}); rebuild it with: loopwright sandbox build --language rust"
-    command = (
-        f"{{ [ -d {DEBIAN_REGISTRY} ] || {{ echo {shlex.quote(missing)}; exit 1; }}; }}"
-        f" && mkdir -p {CARGO_HOME} && printf '%s\\n' {' '.join(shlex.quote(line) for line in DEBIAN_SOURCE)} > {CARGO_CONFIG} && {fetch}"
-    )
+    command = f"{{ [ -d {DEBIAN_REGISTRY} ] || {{ echo {shlex.quote(missing)}; exit 1; }}; }} && {_USE_DEBIAN} && {fetch}"
     return SetupStep("fetch the crates from the image's Debian registry", command, lacks=LACKS)
+
+
+_USE_DEBIAN = f"mkdir -p {CARGO_HOME} && printf '%s\\n' {' '.join(shlex.quote(line) for line in DEBIAN_SOURCE)} > {CARGO_CONFIG}"
+NOTHING_FROM_CRATES_IO = SetupStep(
+    "give the agent phase the Debian registry when nothing came from crates.io",
+    f"if [ -d {DEBIAN_REGISTRY} ] && [ -f Cargo.lock ] && ! grep -q '^source = \"registry+' Cargo.lock; then {_USE_DEBIAN}; fi",
+    network=False,
+)
+"""After a fetch that left a Cargo.lock without a registry crate (only the project's own and path or git ones)."""
