@@ -41,7 +41,7 @@ DEBIAN_CRATES = (
 )
 """Debian's crates in the image (librust-<name>-dev, with what they depend on: about 260 crates, 95 MiB). Not
 criterion: 48 MiB more with its plotting and fonts, for 0.5 where projects at their newest commit ask 0.6 to 0.8."""
-LACKS = r"(?:no matching package named|failed to select a version for the requirement) `([^`]+)`"
+LACKS = r"(?:no matching package named|searched package name:|failed to select a version for the requirement) `([^`]+)`"
 
 
 class Rust:
