@@ -100,7 +100,11 @@ def _describe_language(root: Path, config: RunConfig, chain: Toolchain) -> list[
             lines.append(f"environment: {tag} ({'cached' if stored_report(client, tag) is not None else 'not built yet'})")
     finally:
         client.close()
-    lines += [f"setup ({step.name}{', network on' if step.network else ''}): {step.command}" for step in plan.steps] or ["setup: nothing to fetch or build"]
+    for step in plan.steps:
+        lines.append(f"setup ({step.name}{', network on' if step.network else ''}): {step.command}")
+        if step.fallback is not None:
+            lines.append(f"setup, when that cannot reach its source ({step.fallback.name}): {step.fallback.command}")
+    lines += [] if plan.steps else ["setup: nothing to fetch or build"]
     lines += [f"setup command: {line}" for line in config.sandbox.setup]
     lines += [f"defined by: {', '.join(sorted(plan.defining))}"] if plan.defining else []
     lines += [f"why: {decision}" for decision in plan.decisions]

@@ -103,7 +103,7 @@ def _build(client, container, root, plan: ToolchainPlan, report: SetupReport, se
     if watch.over or watch.measure():
         failure = Failure("the setup phase", f"{watch.over}; nothing of it was kept")
         return base, replace(report, failures=(failure,), kept=False, duration_s=time.monotonic() - started), False
-    fetched = [run.command for run, step in zip(result.commands, plan.steps) if step.network and run.ok]
+    fetched = result.fetched
     report = replace(
         report,
         toolchain=result.toolchain,

@@ -1,6 +1,7 @@
 """The setup phase of a language's toolchain inside its container: a copy of the repository, the plan's
 commands (fetching with the network on, then building the tests offline), and the build caches kept for the
-agent phase.
+agent phase. A fetch that cannot reach its source runs its fallback, a second source in the image, when the
+plan gives one (Rust's Debian crate registry when crates.io cannot be reached).
 
 Like envsetup.py for Python, this module knows nothing of Docker: the container is a `SetupContainer`
 (`run(command, timeout_s, env)` and `put(folder, tar_file)`).
@@ -19,7 +20,7 @@ from typing import BinaryIO
 
 from loopwright.sandboxes.envreport import CommandRun, Failure, one_line
 from loopwright.sandboxes.envsetup import PRISTINE, WORKDIR, SetupContainer, SetupFailed
-from loopwright.sandboxes.toolchains.base import WARM, WARM_SCRIPT, ToolchainPlan, warm_name, warm_script
+from loopwright.sandboxes.toolchains.base import WARM, WARM_SCRIPT, SetupStep, ToolchainPlan, warm_name, warm_script
 
 MIN_STEP_S = 5.0
 WARM_LIMIT = 768 << 20
@@ -42,6 +43,8 @@ class LanguageSetup:
     commands: list[CommandRun] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     packages: list[str] = field(default_factory=list)
+    fetched: list[str] = field(default_factory=list)
+    """The fetching commands that succeeded (a fallback's in place of the step it stood in for)."""
     notes: list[str] = field(default_factory=list)
     keep: bool = True
     """Whether to store the result for later sessions (not after a network failure or running out of time)."""
@@ -61,20 +64,29 @@ def run_language_setup(
         result.toolchain = " / ".join(one_line(line, 120) for line in version.output.strip().splitlines()[:2]) if version.exit_code == 0 else ""
     failed_fetch = False
     for step in plan.steps:
-        ran = _step(box, step.name, step.command, plan.setup_env if step.network else {}, deadline, result, progress)
-        if ran is None:
+        env = plan.setup_env if step.network else {}
+        done = _step(box, step.name, step.command, env, deadline, result, progress)
+        if done is not None and not done[0].ok and step.network and step.fallback is not None and _says_network(done[0]):
+            done = _fall_back(box, step, done[0], step.fallback, env, deadline, result, progress)
+            step = step.fallback
+        if done is None:
             return result
+        ran, output = done
+        if ran.ok and step.network:
+            result.fetched.append(ran.command)
         if not ran.ok:
-            output_says_network = any(hint in ran.output_tail.lower() for hint in _NETWORK_HINTS)
             result.failures.append(Failure(step.name, f"`{step.command}` {_status(ran)}: {ran.output_tail or '(no output)'}", "setup"))
             if step.network:
                 failed_fetch = True
-                result.keep = result.keep and not output_says_network
+                result.keep = result.keep and not _says_network(ran)
+            lacking = _lacks(step, output)
+            if lacking:
+                result.notes.append(f"{step.name}: its source lacks {', '.join(lacking)}")
         if failed_fetch and not step.network:
             result.notes.append(f"{step.name} ran after a failed fetch: what could not be fetched is missing offline")
+            failed_fetch = False  # said once
     for command in setup_commands:
-        ran = _step(box, "setup command", command, plan.setup_env, deadline, result, progress)
-        if ran is None:
+        if _step(box, "setup command", command, plan.setup_env, deadline, result, progress) is None:
             return result
     if plan.packages_command:
         listed = box.run(f"cd {WORKDIR} && {plan.packages_command}", 120, plan.setup_env)
@@ -94,7 +106,8 @@ def finish_language(box: SetupContainer, session_marker: str) -> None:
     _must(box, script, 300)
 
 
-def _step(box: SetupContainer, name: str, command: str, env: dict[str, str], deadline: float, result: LanguageSetup, progress) -> CommandRun | None:
+def _step(box: SetupContainer, name: str, command: str, env: dict[str, str], deadline: float, result: LanguageSetup, progress) -> tuple[CommandRun, str] | None:
+    """Run one command of the setup phase: its record (kept in `result`) and its whole output; None when out of time."""
     left = deadline - time.monotonic()
     if left < MIN_STEP_S:
         result.commands.append(CommandRun(command, None, True, "not run: the setup phase ran out of time"))
@@ -109,7 +122,37 @@ def _step(box: SetupContainer, name: str, command: str, env: dict[str, str], dea
     result.commands.append(done)
     if ran.timed_out:
         result.keep = False
+    return done, ran.output
+
+
+def _fall_back(
+    box: SetupContainer, step: SetupStep, first: CommandRun, fallback: SetupStep, env: dict[str, str], deadline: float, result: LanguageSetup, progress
+) -> tuple[CommandRun, str] | None:
+    """`step` could not reach its source (`first` is how it failed): its fallback, and a note on which source served.
+
+    When the fallback serves, the network's failure counts for nothing: the environment is whole. When it fails
+    too, both failures are reported and the result is not kept, so a later session tries the first source again."""
+    done = _step(box, fallback.name, fallback.command, env, deadline, result, progress)
+    if done is None:
+        return None
+    if done[0].ok:
+        result.notes.append(f"{step.name}: `{step.command}` could not reach its source; {fallback.name} served instead, for the agent phase too")
+    else:
+        result.failures.append(Failure(step.name, f"`{step.command}` {_status(first)}: {first.output_tail or '(no output)'}", "setup"))
+        result.keep = False
     return done
+
+
+def _says_network(ran: CommandRun) -> bool:
+    return any(hint in ran.output_tail.lower() for hint in _NETWORK_HINTS)
+
+
+def _lacks(step: SetupStep, output: str) -> list[str]:
+    """What `step`'s failed output says its source lacks (SetupStep.lacks), each once, in order, shown safely."""
+    if not step.lacks:
+        return []
+    found = [one_line(match if isinstance(match, str) else match[0], 80) for match in re.findall(step.lacks, output)]
+    return list(dict.fromkeys(name for name in found if name))[:20]
 
 
 def _keep_warm(box: SetupContainer, plan: ToolchainPlan, result: LanguageSetup) -> None:

@@ -35,6 +35,14 @@ RUST_FILES = {
         "    #[test]\n    fn doubles() {\n        assert_eq!(double(2), 4);\n    }\n}\n"
     ),
 }
+DEBIAN_CRATE_FILES = {
+    "Cargo.toml": '[package]\nname = "finder"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nmemchr = "2"\n',
+    "src/lib.rs": (
+        "pub fn first_comma(text: &str) -> Option<usize> {\n    memchr::memchr(b',', text.as_bytes())\n}\n\n"
+        "#[cfg(test)]\nmod tests {\n    #[test]\n    fn finds() {\n        assert_eq!(super::first_comma(\"a,b\"), Some(1));\n    }\n\n"
+        "    #[test]\n    fn finds_none() {\n        assert_eq!(super::first_comma(\"a,b\"), None);\n    }\n}\n"
+    ),
+}
 CPP_FILES = {
     "CMakeLists.txt": (
         "cmake_minimum_required(VERSION 3.21)\nproject(calc CXX)\nset(CMAKE_CXX_STANDARD 17)\nadd_library(calc calc.cpp)\nenable_testing()\n"
@@ -125,8 +133,14 @@ def test_rust_reports_a_failing_test_a_compile_error_and_builds_a_path_dependenc
     report = box.setup_report
     assert report.language == "rust" and not report.failures
     assert "helper v0.1.0 (/workspace/helper)" in report.packages
-    assert [run.command for run in report.setup_commands] == ["cargo fetch", "cargo test --no-run"]
+    assert [run.command for run in report.setup_commands][:2] == ["cargo fetch", "cargo test --no-run"]
     assert offline(box) == ["0", "unresolved"]
+    # nothing came from crates.io: the Debian registry serves the agent phase, where a crate added resolves offline
+    (repo / "Cargo.toml").write_text(RUST_FILES["Cargo.toml"] + 'memchr = "2"\n')
+    (repo / "src/lib.rs").write_text("pub fn comma(text: &str) -> Option<usize> {\n    memchr::memchr(b',', text.as_bytes())\n}\n" + RUST_FILES["src/lib.rs"])
+    assert "memchr v2." in box.exec("cargo tree --prefix none -e normal", timeout_s=120).output
+    (repo / "src/lib.rs").write_text(RUST_FILES["src/lib.rs"])
+    (repo / "Cargo.toml").write_text(RUST_FILES["Cargo.toml"])
 
     failing = run(repo, box)
     assert failing.outcomes == {"src/lib.rs::tests::adds": "failed", "src/lib.rs::tests::doubles": "passed"}
@@ -136,6 +150,44 @@ def test_rust_reports_a_failing_test_a_compile_error_and_builds_a_path_dependenc
     broken = run(repo, box)
     assert not broken.passed and broken.build_errors
     assert broken.build_errors[0].location == "src/lib.rs:2:7" and "[E0277]" in broken.build_errors[0].message
+
+
+@language_test
+def test_rust_without_crates_io_sets_up_from_the_images_debian_registry_and_the_agent_phase_uses_it(tmp_path, language_images, docker_client):
+    from loopwright.sandboxes.image import DEFAULT_IMAGE
+    from loopwright.sandboxes.langenv import prepare_language
+    from loopwright.sandboxes.toolchains.registry import TOOLCHAINS
+    from loopwright.sandboxes.toolchains.rust import CARGO_CONFIG
+
+    repo = make_repo(tmp_path / "finder", DEBIAN_CRATE_FILES)
+
+    def without_network(image: str):
+        return docker_client.containers.run(image, ["sleep", "infinity"], detach=True, init=True, network_mode="none", user="0:0")
+
+    image, report, temporary = prepare_language(
+        docker_client, repo, TOOLCHAINS["rust"], image=DEFAULT_IMAGE, setup_commands=(), timeout_s=600, start=without_network,
+        storage=2 << 30, session_id="debian-registry", progress=lambda line: None, fresh=True,
+    )
+    try:
+        assert not report.failures and report.kept and not temporary and image.startswith("loopwright-env:")
+        first, fallback, build, _ = report.setup_commands
+        assert first.command == "cargo fetch" and not first.ok and "index.crates.io" in first.output_tail
+        assert fallback.ok and fallback.command.endswith("&& cargo fetch") and build.ok
+        assert any("served instead" in note and "Debian registry" in note for note in report.notes)
+        assert any(package.startswith("memchr v2.") for package in report.packages)
+
+        with DockerSandbox(repo, setup_timeout_s=600) as box:  # the environment just made, from the cache
+            assert box.setup_report.image == image and box.setup_report.cached
+            assert offline(box) == ["0", "unresolved"]
+            assert "/usr/share/cargo/registry" in box.exec(f"cat {CARGO_CONFIG}", timeout_s=30).output
+            tests = run(repo, box)
+        assert tests.outcomes == {"src/lib.rs::tests::finds": "passed", "src/lib.rs::tests::finds_none": "failed"}
+        assert not (repo / ".cargo").exists()
+    finally:
+        try:
+            docker_client.images.remove(image, force=True)
+        except docker.errors.ImageNotFound:
+            pass
 
 
 @language_test

@@ -41,6 +41,13 @@ class SetupStep:
     command: str
     network: bool = True
     """Whether it fetches: its failure is then a fetch failure, and a result not to keep when it looks like the network's."""
+    fallback: SetupStep | None = None
+    """Run in its place when it fails for the network: a second source in the image (Rust's Debian crate registry).
+    Its success stands for this step's, and it leaves behind (outside the workspace) what makes the agent phase use
+    the same source."""
+    lacks: str = ""
+    """A regular expression over this command's output when it fails: each match's first group names something its
+    source lacks (`rand = "^0.3"`), for the report."""
 
 
 @dataclass(frozen=True)
