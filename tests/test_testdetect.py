@@ -76,4 +76,11 @@ def test_make_projects_get_their_test_or_check_target_and_java_is_recognised(tmp
     check = make_repo(tmp_path / "make", {"Makefile": "all:\n\tcc -o x x.c\ncheck: all\n\t./x\n", "x.c": "int main(void) { return 0; }\n"})
     java = make_repo(tmp_path / "java", {"pom.xml": "<project/>\n", "src/main/java/A.java": "class A {}\n", "scripts/x.py": ""})
     assert detect(check) == "make check"
-    assert main_language(java) == "java" and detect(java) == PYTEST
+    assert main_language(java) == "java" and " -o test -fae" in detect(java) and "javac" in detect(java)
+
+
+def test_scripts_without_a_package_json_are_no_javascript_project(tmp_path):
+    files = {f"docs/search/all_{n}.js": "var searchData = [];\n" for n in range(40)}
+    files |= {"CMakeLists.txt": "project(x CXX)\nenable_testing()\n", "x.cpp": "int f() { return 0; }\n", "x.h": "int f();\n", "setversion.py": ""}
+    repo = make_repo(tmp_path / "repo", files)
+    assert main_language(repo) == "cpp" and detect(repo).startswith("cmake -S . -B ")

@@ -4,6 +4,8 @@ lockfiles at the root as extra weight.
 A Python project that ships a package.json for its docs tooling is still a Python project, and one whose
 extension modules are written in C is one too: C and C++ sources count only where the root has a build file
 of their own (CMakeLists.txt, a Makefile) and no Python manifest says the C is an extension's. A build file alone (a Makefile that runs a linter) is no evidence of C.
+Likewise JavaScript and TypeScript sources count only where the root has a package.json, a lockfile or a
+tsconfig.json: scripts with none (a folder of generated API docs) are not what the project is written in.
 
 Public: `main_language`, `language_evidence`, SOURCE_LANGUAGES, MANIFESTS.
 """
@@ -71,6 +73,7 @@ MANIFESTS = {
     "GNUmakefile": "cpp",
     "makefile": "cpp",
 }
+JS_PROJECT_FILES = ("package.json", "package-lock.json", "yarn.lock", "pnpm-lock.yaml", "tsconfig.json")
 C_BUILD_FILES = ("CMakeLists.txt", "Makefile", "GNUmakefile", "makefile")
 PYTHON_BUILD_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
 SKIPPED_DIRS = {
@@ -114,6 +117,10 @@ def language_evidence(root: Path) -> Counter[str]:
                 if found:
                     sources[found] += 1
     scores.update(sources)
+    if sources["javascript"] and not any((root / name).is_file() for name in JS_PROJECT_FILES):
+        scores["javascript"] -= sources["javascript"]
+        if scores["javascript"] <= 0:
+            del scores["javascript"]
     if "cpp" in scores and (not sources["cpp"] or not any((root / name).is_file() for name in C_BUILD_FILES) or any((root / name).is_file() for name in PYTHON_BUILD_FILES)):
         del scores["cpp"]
     return scores
