@@ -24,7 +24,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 POLYGLOT = "Aider-AI+polyglot-benchmark"
 LANGUAGES = ("go", "rust", "cpp", "javascript", "java")
-PROJECTS = ("google/uuid", "pkg/errors", "rust-lang/cfg-if", "dtolnay/itoa", "fmtlib/fmt", "google/googletest", "unjs/defu", "mattphillips/deep-object-diff")
+PROJECTS = (
+    "google/uuid", "pkg/errors", "spf13/pflag", "google/go-cmp", "gorilla/mux",
+    "rust-lang/cfg-if", "dtolnay/itoa", "BurntSushi/memchr", "matklad/once_cell", "unicode-rs/unicode-width",
+    "dtolnay/semver", "seanmonstar/httparse", "BurntSushi/byteorder", "BurntSushi/termcolor", "BurntSushi/walkdir",
+    "fmtlib/fmt", "google/googletest", "jarro2783/cxxopts", "madler/zlib", "leethomason/tinyxml2",
+    "unjs/defu", "mattphillips/deep-object-diff",
+    "stleary/JSON-java", "fusesource/jansi", "ec4j/ec4j", "apache/commons-cli", "jhy/jsoup", "google/gson",
+)
 _SUITE = re.compile(r"^suite: (.*) -> (.*)$", re.M)
 
 
@@ -61,7 +68,14 @@ def check_projects(mirrors: Path, projects: list[str], out: Path, timeout: float
         mirror = mirrors / project.replace("/", "+") / "repo"
         with tempfile.TemporaryDirectory(prefix="loopwright-project-") as folder:
             work = Path(folder) / project.split("/")[1]
-            subprocess.run(["git", "clone", "-q", str(mirror), str(work)], check=True)
+            cloned = subprocess.run(["git", "clone", "-q", str(mirror), str(work)], capture_output=True, text=True)
+            if cloned.returncode != 0:
+                # a mirror missing some blobs: recorded, not run
+                rows.append({"project": project, "head": "", "usable": False, "cold_s": 0, "cached_s": 0, "suite": "", "command": "",
+                             "problems": [f"not run: the mirror's checkout failed ({cloned.stderr.strip().splitlines()[0][:200] if cloned.stderr.strip() else 'no output'})"],
+                             "setup_failures": []})
+                print(json.dumps(rows[-1]), flush=True)
+                continue
             head = subprocess.run(["git", "-C", str(work), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
             started = time.monotonic()
             try:
