@@ -9,15 +9,10 @@ import io
 import threading
 import zipfile
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
-import docker.errors
 import pytest
 
-from loopwright.sandboxes.docker import DockerSandbox
-from loopwright.testdetect import detect
-from loopwright.tools.base import ToolContext
-from loopwright.tools.run_tests import run_test_command
+from tests.langboxes import ensure_images, language_test, open_boxes, run
 from tests.repos import make_repo
 
 POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
@@ -75,9 +70,6 @@ FLAT = {
 NO_NETWORK = "cat /sys/class/net/*/operstate 2>/dev/null | grep -c up; getent hosts deb.debian.org >/dev/null && echo resolved || echo unresolved"
 
 
-def java_test(function):
-    return pytest.mark.docker(pytest.mark.slow(function))
-
 
 def greeting_jar() -> bytes:
     data = io.BytesIO()
@@ -89,31 +81,12 @@ def greeting_jar() -> bytes:
 
 @pytest.fixture(scope="session")
 def java_image(docker_client):
-    from loopwright.sandboxes.langimage import build_language_images, language_tag
-
-    try:
-        docker_client.images.get(language_tag("java"))
-    except docker.errors.ImageNotFound:
-        build_language_images(["java"])
+    ensure_images(docker_client, ("java",))
 
 
 @pytest.fixture
 def open_box(java_image, docker_client):
-    opened: list[DockerSandbox] = []
-
-    def open_one(root: Path) -> DockerSandbox:
-        box = DockerSandbox(root, fresh_environment=True, setup_timeout_s=600)
-        opened.append(box)
-        return box
-
-    yield open_one
-    for box in opened:
-        box.close()
-        if box.setup_report is not None and box.setup_report.image.startswith("loopwright-env:"):
-            try:
-                docker_client.images.remove(box.setup_report.image, force=True)
-            except docker.errors.ImageNotFound:
-                pass
+    yield from open_boxes(docker_client)
 
 
 @pytest.fixture
@@ -145,11 +118,7 @@ class QuietHandler(SimpleHTTPRequestHandler):
         QuietHandler.requested.append(self.path)
 
 
-def run(root: Path, box: DockerSandbox):
-    return run_test_command(ToolContext(root=root, sandbox=box, test_command=detect(root), test_timeout_s=600))
-
-
-@java_test
+@language_test
 def test_maven_fetches_through_the_mirror_in_the_setup_phase_and_reports_surefire_results_and_compile_errors_offline(tmp_path, open_box, maven_mirror):
     repo = make_repo(tmp_path / "calc", {"pom.xml": POM, "src/main/java/ex/Calc.java": CALC, "src/test/java/ex/CalcTest.java": CALC_TEST})
     box = open_box(repo)
@@ -175,7 +144,7 @@ def test_maven_fetches_through_the_mirror_in_the_setup_phase_and_reports_surefir
     assert fixed.passed and fixed.counts == {"passed": 2}
 
 
-@java_test
+@language_test
 def test_sources_without_a_build_run_with_javac_and_the_console_launcher(tmp_path, open_box):
     repo = make_repo(tmp_path / "words", FLAT)
     box = open_box(repo)
@@ -190,7 +159,7 @@ def test_sources_without_a_build_run_with_javac_and_the_console_launcher(tmp_pat
     assert broken.problem == "the build failed" and broken.build_errors[0].location == "Words.java:2"
 
 
-@java_test
+@language_test
 def test_a_maven_build_that_cannot_be_resolved_still_runs_its_tests_with_javac(tmp_path, open_box):
     pom = POM.replace(
         "  <dependencies>",
@@ -212,7 +181,7 @@ def test_a_maven_build_that_cannot_be_resolved_still_runs_its_tests_with_javac(t
     assert not (repo / "target").exists()
 
 
-@java_test
+@language_test
 def test_a_gradle_wrapper_that_cannot_fetch_its_distribution_leaves_the_tests_to_javac(tmp_path, open_box):
     repo = make_repo(tmp_path / "words", {
         "build.gradle": 'plugins { id "java" }\ndependencies {\n    testImplementation "org.assertj:assertj-core:3.25.1"\n}\n',

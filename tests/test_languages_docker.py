@@ -3,15 +3,12 @@ phase offline, and test runs read into per-test results and compile errors with 
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import docker.errors
 import pytest
 
 from loopwright.sandboxes.docker import DockerSandbox
-from loopwright.testdetect import detect
-from loopwright.tools.base import ToolContext
-from loopwright.tools.run_tests import run_test_command
+from tests.langboxes import ensure_images, language_test, open_boxes, run
 from tests.repos import make_repo
 
 GO_FILES = {
@@ -56,46 +53,15 @@ CPP_FILES = {
 NO_NETWORK = "cat /sys/class/net/*/operstate 2>/dev/null | grep -c up; getent hosts deb.debian.org >/dev/null && echo resolved || echo unresolved"
 
 
-def language_test(function):
-    return pytest.mark.docker(pytest.mark.slow(function))
-
 
 @pytest.fixture(scope="session")
 def language_images(docker_client):
-    """The Go, Rust and C/C++ images, built once (side by side, on the trixie root filesystem) when missing."""
-    from loopwright.sandboxes.langimage import build_language_images, language_tag
-
-    missing = []
-    for language in ("go", "rust", "cpp"):
-        try:
-            docker_client.images.get(language_tag(language))
-        except docker.errors.ImageNotFound:
-            missing.append(language)
-    if missing:
-        build_language_images(missing)
+    ensure_images(docker_client, ("go", "rust", "cpp"))
 
 
 @pytest.fixture
 def open_box(language_images, docker_client):
-    opened: list[DockerSandbox] = []
-
-    def open_one(root: Path) -> DockerSandbox:
-        box = DockerSandbox(root, fresh_environment=True, setup_timeout_s=600)
-        opened.append(box)
-        return box
-
-    yield open_one
-    for box in opened:
-        box.close()
-        if box.setup_report is not None and box.setup_report.image.startswith("loopwright-env:"):
-            try:
-                docker_client.images.remove(box.setup_report.image, force=True)
-            except docker.errors.ImageNotFound:
-                pass
-
-
-def run(root: Path, box: DockerSandbox):
-    return run_test_command(ToolContext(root=root, sandbox=box, test_command=detect(root), test_timeout_s=600))
+    yield from open_boxes(docker_client)
 
 
 def offline(box: DockerSandbox) -> str:

@@ -5,15 +5,10 @@ failures with file:line and syntax errors as build errors."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import docker.errors
 import pytest
 
-from loopwright.sandboxes.docker import DockerSandbox
-from loopwright.testdetect import detect
-from loopwright.tools.base import ToolContext
-from loopwright.tools.run_tests import run_test_command
+from tests.langboxes import ensure_images, language_test, open_boxes, run
 from tests.repos import make_repo
 
 LOCK = {
@@ -45,44 +40,18 @@ JEST_FILES = {
 NO_NETWORK = "cat /sys/class/net/*/operstate 2>/dev/null | grep -c up; getent hosts registry.npmjs.org >/dev/null && echo resolved || echo unresolved"
 
 
-def node_test(function):
-    return pytest.mark.docker(pytest.mark.slow(function))
-
 
 @pytest.fixture(scope="session")
 def node_image(docker_client):
-    from loopwright.sandboxes.langimage import build_language_images, language_tag
-
-    try:
-        docker_client.images.get(language_tag("node"))
-    except docker.errors.ImageNotFound:
-        build_language_images(["node"])
+    ensure_images(docker_client, ("node",))
 
 
 @pytest.fixture
 def open_box(node_image, docker_client):
-    opened: list[DockerSandbox] = []
-
-    def open_one(root: Path) -> DockerSandbox:
-        box = DockerSandbox(root, fresh_environment=True, setup_timeout_s=600)
-        opened.append(box)
-        return box
-
-    yield open_one
-    for box in opened:
-        box.close()
-        if box.setup_report is not None and box.setup_report.image.startswith("loopwright-env:"):
-            try:
-                docker_client.images.remove(box.setup_report.image, force=True)
-            except docker.errors.ImageNotFound:
-                pass
+    yield from open_boxes(docker_client)
 
 
-def run(root: Path, box: DockerSandbox):
-    return run_test_command(ToolContext(root=root, sandbox=box, test_command=detect(root), test_timeout_s=600))
-
-
-@node_test
+@language_test
 def test_a_locked_local_dependency_is_installed_outside_the_repository_and_found_offline(tmp_path, open_box):
     repo = make_repo(tmp_path / "calc", LOCAL_FILES)
     box = open_box(repo)
@@ -102,7 +71,7 @@ def test_a_locked_local_dependency_is_installed_outside_the_repository_and_found
     assert not (repo / "node_modules").exists()
 
 
-@node_test
+@language_test
 @pytest.mark.npm
 def test_jest_reports_a_failing_test_with_its_id_and_a_syntax_error_at_file_and_line(tmp_path, open_box):
     repo = make_repo(tmp_path / "calc", JEST_FILES)
@@ -125,7 +94,7 @@ def test_jest_reports_a_failing_test_with_its_id_and_a_syntax_error_at_file_and_
     assert not (repo / "node_modules").exists()
 
 
-@node_test
+@language_test
 def test_node_s_own_test_runner_reports_each_test_with_its_message(tmp_path, open_box):
     repo = make_repo(tmp_path / "calc", {
         "package.json": json.dumps({"name": "calc", "version": "1.0.0", "scripts": {"test": "node --test"}}),
