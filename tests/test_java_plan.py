@@ -157,3 +157,16 @@ def test_the_javac_class_path_takes_the_named_jars_first_then_debian_s_but_junit
     shown = subprocess.run(["sh", "-c", f'{setup} && printf %s "$cp"'], capture_output=True, text=True)
     entries = shown.stdout.split(":")
     assert shown.returncode == 0 and entries[3:] == [f"{tmp_path}/a/one.jar", f"{debian}/guava.jar"]
+
+
+def test_a_pom_that_links_out_of_the_workspace_or_declares_entities_names_nothing(tmp_path):
+    outside = tmp_path / "outside.xml"
+    outside.write_text("<project><dependencies><dependency><groupId>secret</groupId><artifactId>host</artifactId></dependency></dependencies></project>\n")
+    repo = make_repo(tmp_path / "repo", {"src/main/java/A.java": "class A {}\n"})
+    (repo / "pom.xml").symlink_to(outside)
+    (repo / "core").mkdir()
+    (repo / "core/pom.xml").write_text(
+        '<?xml version="1.0"?><!DOCTYPE p [<!ENTITY g "org.lol">]><project><dependencies><dependency>'
+        "<groupId>&g;</groupId><artifactId>lol</artifactId></dependency></dependencies></project>\n"
+    )
+    assert named_dependencies(repo) == []
