@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 from hypothesis import settings
@@ -13,6 +14,12 @@ from loopwright.sandboxes.base import SandboxError
 # new random draw (widen the search on purpose with --hypothesis-seed or a larger max_examples).
 settings.register_profile("deterministic", derandomize=True, database=None)
 settings.load_profile("deterministic")
+
+# A suite started in the background by a non-interactive shell inherits SIGINT ignored, and so would every
+# process it starts: the tests of Ctrl-C would then test nothing. A handler (unlike SIG_IGN) is not inherited
+# across exec, so the children start with the default again.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
