@@ -105,3 +105,14 @@ def test_a_fetch_that_fails_for_another_reason_than_the_network_has_no_fallback(
     assert fallback is not None and not any(fallback.command in command for command in commands)
     assert [failure.what for failure in result.failures] == ["fetch the crates"] and result.keep
     assert result.notes == ["build the tests ran after a failed fetch: what could not be fetched is missing offline"]
+
+
+def test_a_cargo_lock_the_repository_ignores_is_resolved_afresh_and_not_keyed(tmp_path):
+    repo = make_repo(tmp_path / "lib", {"Cargo.toml": MANIFEST, "src/lib.rs": "", ".gitignore": "/target\nCargo.lock\n"})
+    before = Rust().plan(repo)
+    (repo / "Cargo.lock").write_text('version = 3\n\n[[package]]\nname = "memchr"\nversion = "2.7.4"\n')  # what a session's cargo wrote
+    after = Rust().plan(repo)
+    assert after.steps[0].command == "cargo fetch" and "ignored by the repository's .gitignore" in after.decisions[0]
+    assert "Cargo.lock" not in after.defining and after.cache_key("base") == before.cache_key("base")
+    kept = make_repo(tmp_path / "app", {"Cargo.toml": MANIFEST, "src/main.rs": "", "Cargo.lock": "version = 3\n"})
+    assert Rust().plan(kept).steps[0].command == "cargo fetch --locked" and "Cargo.lock" in Rust().plan(kept).defining

@@ -19,6 +19,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+from loopwright.sandboxes import hostfs
 from loopwright.sandboxes.toolchains.base import HOME, SetupStep, ToolchainPlan, read_defining
 
 CARGO_HOME = f"{HOME}/cargo"
@@ -60,7 +61,8 @@ class Rust:
     image_warm: tuple[str, ...] = ()
 
     def plan(self, root: Path) -> ToolchainPlan:
-        locked = (root / "Cargo.lock").is_file()
+        ignored = (root / "Cargo.lock").is_file() and lockfile_ignored(root)
+        locked = (root / "Cargo.lock").is_file() and not ignored
         fetch = "cargo fetch --locked" if locked else "cargo fetch"
         decisions = [
             "Cargo.lock: the locked versions are fetched from crates.io (cargo fetch --locked)" if locked
@@ -71,12 +73,17 @@ class Rust:
             "the agent phase runs cargo offline (CARGO_NET_OFFLINE=true), building under /tmp; with the Debian registry, a Cargo.lock cargo writes"
             " in the workspace records its crates, without crates.io's checksums: delete it before building against crates.io",
         ]
+        if ignored:
+            decisions[0] = (
+                "Cargo.lock is ignored by the repository's .gitignore (one cargo wrote, not the project's): cargo resolves as without one"
+                " (cargo fetch), and it is no part of the environment's key"
+            )
         if locked:
             decisions.insert(2, (
                 "with the Cargo.lock the Debian registry can serve only its exact versions, and cargo refuses them where the lockfile records"
                 " crates.io checksums (Debian's crates carry none); no fresh resolution, which would make cargo rewrite the repository's Cargo.lock"
             ))
-        manifests = ["Cargo.toml", "Cargo.lock", "rust-toolchain", "rust-toolchain.toml", ".cargo/config.toml", ".cargo/config"]
+        manifests = ["Cargo.toml", *(["Cargo.lock"] if locked else []), "rust-toolchain", "rust-toolchain.toml", ".cargo/config.toml", ".cargo/config"]
         manifests += sorted(p.relative_to(root).as_posix() for p in root.glob("*/Cargo.toml"))
         manifests += sorted(p.relative_to(root).as_posix() for p in root.glob("*/*/Cargo.toml"))
         return ToolchainPlan(
@@ -95,6 +102,13 @@ class Rust:
             version_command="rustc --version && cargo --version",
             packages_command="cargo tree --prefix none -e normal,build,dev 2>/dev/null | sed 's/ (\\*)$//' | sort -u",
         )
+
+
+def lockfile_ignored(root: Path) -> bool:
+    """Whether the root's .gitignore names Cargo.lock: a library's lockfile is often ignored, and the one there is
+    then what cargo wrote in an earlier session (against the Debian registry, say), not a lock the project keeps."""
+    text = hostfs.read_text(root, root / ".gitignore", 1 << 20) or ""
+    return any(line.strip() in ("Cargo.lock", "/Cargo.lock", "**/Cargo.lock") for line in text.splitlines())
 
 
 def debian_fetch(fetch: str) -> SetupStep:
