@@ -117,10 +117,8 @@ def language_evidence(root: Path) -> Counter[str]:
                 if found:
                     sources[found] += 1
     scores.update(sources)
-    if sources["javascript"] and not any((root / name).is_file() for name in JS_PROJECT_FILES):
-        scores["javascript"] -= sources["javascript"]
-        if scores["javascript"] <= 0:
-            del scores["javascript"]
+    if "javascript" in scores and not any((root / name).is_file() for name in JS_PROJECT_FILES):
+        del scores["javascript"]  # without any of those files, its manifests add nothing: the score is the sources'
     if "cpp" in scores and (not sources["cpp"] or not any((root / name).is_file() for name in C_BUILD_FILES) or any((root / name).is_file() for name in PYTHON_BUILD_FILES)):
         del scores["cpp"]
     return scores

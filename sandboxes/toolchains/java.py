@@ -145,13 +145,13 @@ class Java:
         poms = ["pom.xml", ".mvn/maven.config", ".mvn/extensions.xml", *sorted(p.relative_to(root).as_posix() for p in root.glob("*/pom.xml"))]
         poms += sorted(p.relative_to(root).as_posix() for p in root.glob("*/*/pom.xml"))
         # Builds the tests and starts Surefire on a test that matches nothing: its test provider is resolved too.
-        resolve = f"{MAVEN} test -Dtest=LoopwrightNoTest -DfailIfNoTests=false -Dsurefire.failIfNoSpecifiedTests=false"
         mirror, why = maven_mirror(self.settings or Path.home() / ".m2" / "settings.xml")
+        resolve = f"{MAVEN}{f' -s {MIRROR_SETTINGS}' if mirror else ''} test -Dtest=LoopwrightNoTest -DfailIfNoTests=false -Dsurefire.failIfNoSpecifiedTests=false"
         if mirror:
             # Named `central`: Maven records where each artifact came from, and the agent phase (offline, no mirror)
             # accepts only what came from a repository of its own build, central being one.
             document = f"<settings><mirrors><mirror><id>central</id><mirrorOf>*</mirrorOf><url>{escape(mirror)}</url></mirror></mirrors></settings>"
-            resolve = f"printf %s {shlex.quote(document)} > {MIRROR_SETTINGS} && {resolve.replace('mvn ', f'mvn -s {MIRROR_SETTINGS} ', 1)}"
+            resolve = f"printf %s {shlex.quote(document)} > {MIRROR_SETTINGS} && {resolve}"
         clear = "find . -type d -path '*/target/surefire-reports' -prune -exec rm -rf {} + 2>/dev/null"
         maven = _keeping_status(f"{MAVEN} -o test -fae", gather_reports(_SUREFIRE), clear)
         javac, layout, named = javac_route(root)
